@@ -1,0 +1,1 @@
+"""One adapter per calendar system behind one small interface (`providers.base.Provider`)."""

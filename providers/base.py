@@ -1,0 +1,108 @@
+"""The one small interface every calendar adapter implements.
+
+A provider only translates: wire format in, domain objects out (and, for the agenda link,
+domain writes in, wire format out). It knows nothing of rules, mail or the database. Its
+`list_changes` streams pages so a large calendar never sits in memory at once; the caller
+writes the pages in one transaction and commits the cursor carried by the last page with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from rules.model import CalendarEvent
+
+
+@dataclass(frozen=True)
+class SkippedItem:
+    """A malformed item: skipped, logged and counted, never fatal to the calendar."""
+
+    event_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    """One page of changes for one calendar.
+
+    `full` pages come from a full listing: once the last page is in, anything stored for the
+    calendar that overlaps [`window_start`, `window_end`) and was not listed is gone. Only the
+    last page carries `cursor`, the position to resume from next time.
+    """
+
+    calendar: str
+    events: Sequence[CalendarEvent] = ()
+    deleted_ids: Sequence[str] = ()
+    skipped: Sequence[SkippedItem] = ()
+    full: bool = False
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    cursor: str | None = None
+    time_zone: str | None = None
+    # Ids the provider saw leave its window without being deleted (Graph `@removed`): keep them.
+    left_window_ids: Sequence[str] = field(default_factory=tuple)
+
+    @property
+    def is_last(self) -> bool:
+        return self.cursor is not None
+
+
+class ProviderError(Exception):
+    """A failure talking to a calendar system, named by calendar and classified for the caller."""
+
+    kind = "error"
+
+    def __init__(self, calendar: str, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(f"{calendar}: {message}")
+        self.calendar = calendar
+        self.message = message
+        self.retry_after = retry_after
+
+
+class CursorExpired(ProviderError):
+    """The stored cursor is dead (Google 410 fullSyncRequired, Graph 410 syncStateNotFound)."""
+
+    kind = "cursor_expired"
+
+
+class AuthError(ProviderError):
+    """Credentials refused or revoked: retrying will not help until an admin acts."""
+
+    kind = "auth"
+
+
+class RateLimited(ProviderError):
+    kind = "rate_limited"
+
+
+class TransientError(ProviderError):
+    """5xx, timeouts, connection resets: worth retrying later."""
+
+    kind = "transient"
+
+
+class PermanentError(ProviderError):
+    """A request the provider will never accept (bad parameters, missing calendar, forbidden)."""
+
+    kind = "permanent"
+
+
+class Provider(Protocol):
+    """A calendar system oneonone can watch."""
+
+    name: str
+
+    def calendars(self) -> Sequence[str]:
+        """The watched calendars (owner addresses) this provider is configured for."""
+        ...
+
+    def list_changes(self, calendar: str, cursor: str | None, now: datetime) -> Iterator[ChangePage]:
+        """Changes since `cursor`, or a full listing when `cursor` is None.
+
+        Raises `CursorExpired` when the cursor is dead; the caller rolls back what it wrote of
+        this run and asks again with `cursor=None`.
+        """
+        ...

@@ -1,0 +1,1 @@
+"""The daemon: config, store, sync loop, agenda, notifications, CLI."""
