@@ -199,6 +199,14 @@ class Occurrence:
     late_cancellation: bool = False
     away: bool = False  # either person out of office, or the pair paused
     is_one_off: bool = False
+    # How it was lost, for CANCELLED/REPLACED: "cancelled" | "declined" | "moved-too-far".
+    cancellation: str | None = None
+    # When the store first saw the cancellation or decline (the grace period runs from here).
+    cancellation_seen_at: datetime | None = None
+    # The cancellation was revealed by a full listing, not seen happening: it may be old history.
+    cancellation_by_full_listing: bool = False
+    # A move too far: where the slot's meeting went (it is then a one-off of its own).
+    moved_to: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,180 @@
+"""Google Calendar v3 event resources → domain `CalendarEvent`s.
+
+Wire-format facts (see calendar-apis.md §2): instances are keyed by `recurringEventId` +
+`originalStartTime`; a cancelled instance of a live series may carry nothing else; a deleted
+single or series comes back as `{id, status: cancelled}` and is reported as a deletion; all-day
+events use `date` with an exclusive end and are never converted through UTC midnight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from rules.model import (
+    Attendee,
+    CalendarEvent,
+    EventKind,
+    EventStatus,
+    EventType,
+    Response,
+    normalize_email,
+)
+
+AGENDA_PROPERTY = "oneonone"
+
+_RESPONSES = {
+    "accepted": Response.ACCEPTED,
+    "tentative": Response.TENTATIVE,
+    "declined": Response.DECLINED,
+    "needsAction": Response.NEEDS_ACTION,
+}
+_TYPES = {t.value: t for t in EventType}
+
+
+class MalformedEvent(ValueError):
+    """An item we cannot read; the message names the event id and the field."""
+
+
+@dataclass(frozen=True)
+class Mapped:
+    event: CalendarEvent | None = None
+    deleted_id: str | None = None
+
+
+def _parse_datetime(value: Any, where: str) -> datetime:
+    if not isinstance(value, str):
+        raise MalformedEvent(f"{where}: expected an RFC 3339 date-time, got {value!r}")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise MalformedEvent(f"{where}: not an RFC 3339 date-time: {value!r}") from exc
+    if parsed.tzinfo is None:
+        raise MalformedEvent(f"{where}: date-time without an offset: {value!r}")
+    return parsed.astimezone(UTC)
+
+
+def _parse_date(value: Any, where: str) -> date:
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise MalformedEvent(f"{where}: not a date: {value!r}") from exc
+
+
+def _zone(name: Any, fallback: str | None) -> str | None:
+    if isinstance(name, str) and name:
+        try:
+            ZoneInfo(name)
+            return name
+        except (ZoneInfoNotFoundError, ValueError):
+            return fallback
+    return fallback
+
+
+def _when(item: dict[str, Any], field: str, event_id: str, zone: str | None) -> tuple[datetime | None, date | None]:
+    value = item.get(field)
+    if value is None:
+        return None, None
+    if not isinstance(value, dict):
+        raise MalformedEvent(f"event {event_id}: {field} is not an object")
+    if "dateTime" in value:
+        return _parse_datetime(value["dateTime"], f"event {event_id}: {field}.dateTime"), None
+    if "date" in value:
+        day = _parse_date(value["date"], f"event {event_id}: {field}.date")
+        # An all-day day starts at local midnight; UTC start kept only for ordering.
+        tz = ZoneInfo(zone) if zone else UTC
+        return datetime.combine(day, time(0), tz).astimezone(UTC), day
+    raise MalformedEvent(f"event {event_id}: {field} has neither dateTime nor date")
+
+
+def _attendees(item: dict[str, Any], event_id: str) -> tuple[Attendee, ...]:
+    raw = item.get("attendees") or []
+    if not isinstance(raw, list):
+        raise MalformedEvent(f"event {event_id}: attendees is not a list")
+    people = []
+    for entry in raw:
+        if not isinstance(entry, dict) or not isinstance(entry.get("email"), str):
+            continue  # an attendee without an address (a removed guest) tells us nothing
+        people.append(
+            Attendee(
+                email=normalize_email(entry["email"]),
+                response=_RESPONSES.get(str(entry.get("responseStatus")), Response.NEEDS_ACTION),
+                is_resource=bool(entry.get("resource")),
+                is_organizer=bool(entry.get("organizer")),
+            )
+        )
+    return tuple(people)
+
+
+def map_event(item: Any, calendar: str, calendar_zone: str | None) -> Mapped:
+    """Translate one `events.list` item; raises `MalformedEvent` naming the event and field."""
+    if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
+        raise MalformedEvent(f"item without an id: {str(item)[:80]!r}")
+    event_id: str = item["id"]
+    status_raw = item.get("status", "confirmed")
+    try:
+        status = EventStatus(status_raw)
+    except ValueError as exc:
+        raise MalformedEvent(f"event {event_id}: unknown status {status_raw!r}") from exc
+
+    series_id = item.get("recurringEventId")
+    if status is EventStatus.CANCELLED and not series_id and "start" not in item:
+        return Mapped(deleted_id=event_id)  # a deleted single event or a deleted series
+
+    zone = _zone((item.get("start") or {}).get("timeZone"), calendar_zone)
+    start, start_date = _when(item, "start", event_id, zone)
+    end, end_date = _when(item, "end", event_id, zone)
+    original_start = None
+    if series_id:
+        original_start, _ = _when(item, "originalStartTime", event_id, zone)
+        if original_start is None:
+            raise MalformedEvent(f"event {event_id}: instance without originalStartTime")
+        zone = _zone((item.get("originalStartTime") or {}).get("timeZone"), zone)
+    if status is not EventStatus.CANCELLED and start is None:
+        raise MalformedEvent(f"event {event_id}: no start")
+    if start is not None and end is not None and end < start:
+        raise MalformedEvent(f"event {event_id}: ends before it starts")
+
+    recurrence = item.get("recurrence") or []
+    if not isinstance(recurrence, list) or not all(isinstance(r, str) for r in recurrence):
+        raise MalformedEvent(f"event {event_id}: recurrence is not a list of strings")
+    if recurrence:
+        kind = EventKind.MASTER
+        series_id = event_id
+    elif series_id:
+        kind = EventKind.EXCEPTION
+    else:
+        kind = EventKind.SINGLE
+
+    organizer = item.get("organizer") or {}
+    private = ((item.get("extendedProperties") or {}).get("private")) or {}
+    updated = item.get("updated")
+    return Mapped(
+        event=CalendarEvent(
+            provider="google",
+            calendar=calendar,
+            event_id=event_id,
+            kind=kind,
+            status=status,
+            series_id=series_id,
+            original_start=original_start,
+            start=start,
+            end=end,
+            all_day=start_date is not None,
+            start_date=start_date,
+            end_date=end_date,
+            time_zone=zone,
+            recurrence=tuple(recurrence),
+            summary=str(item.get("summary") or ""),
+            description=str(item.get("description") or ""),
+            organizer=normalize_email(organizer["email"]) if isinstance(organizer.get("email"), str) else None,
+            attendees=_attendees(item, event_id),
+            event_type=_TYPES.get(str(item.get("eventType", "default")), EventType.DEFAULT),
+            updated=_parse_datetime(updated, f"event {event_id}: updated") if updated else None,
+            etag=item.get("etag"),
+            ical_uid=item.get("iCalUID"),
+            agenda_marker=private.get(AGENDA_PROPERTY) if isinstance(private, dict) else None,
+        )
+    )

@@ -1,0 +1,75 @@
+"""Rules 4 and 5, for the weekly digest only: `short-meeting` and `reschedule-churn`.
+
+Neither is worth an email on its own; both are patterns a manager should see once a week.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from rules.days import iso_utc, show_date, show_time
+from rules.history import PairHistory
+from rules.model import Finding, OccurrenceOutcome, RuleSettings
+
+SHORT = "short-meeting"
+CHURN = "reschedule-churn"
+_LIVE = (OccurrenceOutcome.HELD, OccurrenceOutcome.SCHEDULED, OccurrenceOutcome.MOVED)
+_CHURNED = (OccurrenceOutcome.MOVED, OccurrenceOutcome.REPLACED)
+
+
+def short_findings(history: PairHistory, settings: RuleSettings) -> list[Finding]:
+    minimum = timedelta(minutes=settings.min_duration_minutes)
+    findings = []
+    for occurrence in history.occurrences:
+        length = occurrence.end - occurrence.start
+        if occurrence.outcome not in _LIVE or length >= minimum:
+            continue
+        minutes = int(length.total_seconds() // 60)
+        findings.append(
+            Finding(
+                rule=SHORT,
+                manager=history.pair.manager,
+                report=history.pair.report,
+                key=iso_utc(occurrence.original_start),
+                message=f"Your 1:1 with {history.pair.report} on {show_date(occurrence.start, history.tz)} "
+                f"is {minutes} minutes long; the house minimum is {settings.min_duration_minutes}.",
+                explanation=f"The 1:1 at {show_time(occurrence.start, history.tz)} ({history.time_zone}) is "
+                f"scheduled for {minutes} minutes, under rules.min_duration_minutes = "
+                f"{settings.min_duration_minutes}. Digest only.",
+                occurrence=occurrence.original_start,
+                digest_only=True,
+                details={"duration_minutes": str(minutes), "min_duration_minutes": str(settings.min_duration_minutes)},
+            )
+        )
+    return findings
+
+
+def churn_findings(history: PairHistory, settings: RuleSettings) -> list[Finding]:
+    """At least `churn_moves` of the last `churn_window` slots (up to now) moved or replaced."""
+    past = [o for o in history.occurrences if not o.is_one_off and o.original_start <= history.now]
+    recent = past[-settings.churn_window :] if settings.churn_window > 0 else []
+    churned = [o for o in recent if o.outcome in _CHURNED]
+    if not churned or len(churned) < settings.churn_moves:
+        return []
+    report = history.pair.report
+    return [
+        Finding(
+            rule=CHURN,
+            manager=history.pair.manager,
+            report=report,
+            key=iso_utc(churned[0].original_start),
+            message=f"{len(churned)} of your last {len(recent)} 1:1s with {report} were moved or replaced; "
+            "a steady slot is part of the deal.",
+            explanation=f"Of the {len(recent)} most recent slots (rules.churn_window = {settings.churn_window}), "
+            f"{len(churned)} were moved or replaced (rules.churn_moves = {settings.churn_moves}): "
+            + ", ".join(show_date(o.original_start, history.tz) for o in churned)
+            + ". Digest only.",
+            occurrence=churned[0].original_start,
+            digest_only=True,
+            details={
+                "moved_or_replaced": str(len(churned)),
+                "of": str(len(recent)),
+                "occurrences": ",".join(iso_utc(o.original_start) for o in churned),
+            },
+        )
+    ]

@@ -1,0 +1,225 @@
+"""Syncing one calendar: pages in, one transaction, cursor committed with the changes it covers.
+
+A failure of one calendar is recorded on its row and never stops the others. A dead cursor
+(410) rolls back and becomes a full listing, after which stored copies inside the listed range
+that were not listed are marked deleted (outside the range they stay as history).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import rrulestr
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from providers.base import ChangePage, CursorExpired, Provider, ProviderError
+from rules.model import EventKind, EventStatus
+from sync.store.db import Database
+from sync.store.events import WriteStats, mark_deleted, stored_ids, upsert_events
+from sync.store.models import CalendarRow, EventRow
+
+log = logging.getLogger(__name__)
+
+# A listing that suddenly returns nothing for a calendar that had this many live events is held,
+# not applied: providers have returned empty listings by mistake, and applying one would cancel
+# every 1:1 on the calendar.
+EMPTY_LISTING_GUARD = 5
+
+
+@dataclass
+class CalendarResult:
+    provider: str
+    calendar: str
+    ok: bool
+    full: bool = False
+    stats: WriteStats = field(default_factory=WriteStats)
+    skipped: int = 0
+    pages: int = 0
+    error: str | None = None
+    error_kind: str | None = None
+
+
+def calendar_row(session: Session, provider: str, calendar: str) -> CalendarRow:
+    row = session.scalar(select(CalendarRow).where(CalendarRow.provider == provider, CalendarRow.calendar == calendar))
+    if row is None:
+        row = CalendarRow(provider=provider, calendar=calendar, generation=0, consecutive_failures=0, skipped_items=0)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def sync_calendar(db: Database, provider: Provider, calendar: str, now: datetime) -> CalendarResult:
+    result = CalendarResult(provider=provider.name, calendar=calendar, ok=False)
+    try:
+        try:
+            _sync_once(db, provider, calendar, now, result, force_full=False)
+        except CursorExpired as exc:
+            log.warning("calendar %s: %s; running a full resync", calendar, exc.message)
+            result.stats = WriteStats()
+            _sync_once(db, provider, calendar, now, result, force_full=True)
+        result.ok = True
+    except ProviderError as exc:
+        result.error, result.error_kind = exc.message, exc.kind
+        log.error("calendar %s (%s): sync failed [%s]: %s", calendar, provider.name, exc.kind, exc.message)
+        _record_failure(db, provider.name, calendar, now, exc.message, exc.kind)
+    except EmptyListingHeld as exc:
+        result.error, result.error_kind = str(exc), "empty_listing"
+        log.error("calendar %s (%s): %s", calendar, provider.name, exc)
+        _record_failure(db, provider.name, calendar, now, str(exc), "empty_listing")
+    return result
+
+
+class EmptyListingHeld(Exception):
+    """A full listing came back empty for a calendar that had live events."""
+
+
+def _sync_once(
+    db: Database,
+    provider: Provider,
+    calendar: str,
+    now: datetime,
+    result: CalendarResult,
+    *,
+    force_full: bool,
+) -> None:
+    with db.session() as session:
+        row = calendar_row(session, provider.name, calendar)
+        row.last_attempt_at = now
+        cursor = None if force_full else row.cursor
+        listed: set[str] = set()
+        window_start: datetime | None = None
+        last: ChangePage | None = None
+        for page in provider.list_changes(calendar, cursor, now):
+            result.pages += 1
+            result.full = page.full
+            window_start = page.window_start
+            upsert_events(
+                session,
+                provider.name,
+                calendar,
+                page.events,
+                now=now,
+                full_listing=page.full,
+                stats=result.stats,
+            )
+            mark_deleted(
+                session,
+                provider.name,
+                calendar,
+                page.deleted_ids,
+                now=now,
+                full_listing=page.full,
+                stats=result.stats,
+            )
+            listed.update(e.event_id for e in page.events)
+            listed.update(page.deleted_ids)
+            result.skipped += len(page.skipped)
+            listed.update(s.event_id for s in page.skipped)  # unreadable is not deleted
+            if page.time_zone:
+                row.time_zone = page.time_zone
+            last = page
+        if last is None or last.cursor is None:
+            raise ProviderError(calendar, "the listing ended without a cursor")
+        if last.full:
+            _sweep(session, provider.name, calendar, listed, window_start, now, result)
+            row.last_full_sync_at = now
+        row.cursor = last.cursor
+        row.generation += 1
+        row.last_success_at = now
+        row.last_error = None
+        row.last_error_kind = None
+        row.consecutive_failures = 0
+        row.skipped_items = result.skipped
+
+
+def _sweep(
+    session: Session,
+    provider: str,
+    calendar: str,
+    listed: set[str],
+    window_start: datetime | None,
+    now: datetime,
+    result: CalendarResult,
+) -> None:
+    """After a full listing: what the listing should have returned but did not is gone."""
+    live_before = 0
+    gone: list[str] = []
+    for event_id, kind, end, status in stored_ids(session, provider, calendar):
+        if status == EventStatus.CANCELLED.value:
+            continue
+        live_before += 1
+        if event_id in listed:
+            continue
+        if kind == EventKind.MASTER.value:
+            master = session.scalar(
+                select(EventRow).where(
+                    EventRow.provider == provider,
+                    EventRow.calendar == calendar,
+                    EventRow.event_id == event_id,
+                )
+            )
+            if master is not None and window_start is not None:
+                last = series_last_start(master.start, master.time_zone, tuple(master.recurrence or ()))
+                if last is not None and last < window_start:
+                    continue  # ended before the listed range: history, not a deletion
+        elif window_start is not None and end is not None and end <= window_start:
+            continue
+        gone.append(event_id)
+    if live_before >= EMPTY_LISTING_GUARD and len(listed) == 0:
+        raise EmptyListingHeld(
+            f"a full listing returned no events although {live_before} were stored; holding the previous "
+            "state and retrying next cycle (nothing was marked cancelled)"
+        )
+    if gone:
+        log.info(
+            "calendar %s: %d stored events were not in the full listing; marking them deleted",
+            calendar,
+            len(gone),
+        )
+    mark_deleted(session, provider, calendar, gone, now=now, full_listing=True, stats=result.stats)
+
+
+def _record_failure(db: Database, provider: str, calendar: str, now: datetime, message: str, kind: str) -> None:
+    with db.session() as session:
+        row = calendar_row(session, provider, calendar)
+        row.last_attempt_at = now
+        row.last_error = message
+        row.last_error_kind = kind
+        row.consecutive_failures += 1
+
+
+def stale_calendars(session: Session, now: datetime, poll_interval: timedelta) -> frozenset[str]:
+    """Calendars whose last successful sync is older than three poll intervals (or never)."""
+    limit = now - 3 * poll_interval
+    rows = session.execute(select(CalendarRow.calendar, CalendarRow.last_success_at))
+    return frozenset(cal for cal, ok_at in rows if ok_at is None or ok_at < limit)
+
+
+def series_last_start(first: datetime | None, zone: str | None, recurrence: tuple[str, ...]) -> datetime | None:
+    """An upper bound on a series' last slot, or None when it never ends (for the sweep only)."""
+    rules = [line for line in recurrence if line.upper().startswith("RRULE")]
+    if first is None or not rules:
+        return first
+    latest: datetime | None = None
+    for line in rules:
+        parts = dict(p.split("=", 1) for p in line.split(":", 1)[-1].split(";") if "=" in p)
+        if "UNTIL" in parts:
+            raw = parts["UNTIL"].rstrip("Z")
+            bound = (
+                datetime.strptime(raw, "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+                if "T" in raw
+                else datetime.combine(datetime.strptime(raw, "%Y%m%d").date(), time.max, UTC)
+            )
+        elif "COUNT" in parts:
+            tz = ZoneInfo(zone) if zone else UTC
+            local = first.astimezone(tz).replace(tzinfo=None)
+            slots = list(rrulestr(line.split(":", 1)[-1], dtstart=local))
+            bound = slots[-1].replace(tzinfo=tz).astimezone(UTC) if slots else first
+        else:
+            return None
+        latest = bound if latest is None or bound > latest else latest
+    return latest

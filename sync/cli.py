@@ -1,0 +1,203 @@
+"""`oneonone` command line. Exit codes: 0 ok, 1 a run-time failure, 2 a configuration error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from types import FrameType
+
+import schedule
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from sync.config import ConfigError, Settings, load_settings, permission_warnings
+from sync.cycle import CycleReport, run_cycle
+from sync.findings import finding_as_dict, finding_rows
+from sync.logs import configure_logging
+from sync.runtime import build_runtime
+from sync.store.db import Database
+from sync.store.models import PauseRow
+
+log = logging.getLogger("oneonone")
+
+DEFAULT_CONFIG = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "oneonone" / "config.yaml"
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    if args.config:
+        return Path(args.config)
+    env = os.environ.get("ONEONONE_CONFIG")
+    return Path(env) if env else DEFAULT_CONFIG
+
+
+def _load(args: argparse.Namespace) -> Settings:
+    path = _config_path(args)
+    for warning in permission_warnings(path):
+        log.warning(warning)
+    return load_settings(path)
+
+
+def cmd_check_config(args: argparse.Namespace, console: Console) -> int:
+    settings = _load(args)
+    from sync.runtime import build_providers
+
+    build_providers(settings)  # credentials files readable and well-formed
+    settings.smtp.password()  # the secret's env var / file exists
+    settings.directory_model()  # the directory file parses
+    console.print(f"[green]ok[/green]: {_config_path(args)}")
+    console.print(f"  database: {settings.resolved_database_url().split('@')[-1]}")
+    console.print(f"  google calendars: {len(settings.google.calendars)}")
+    console.print(f"  directory pairs: {len(settings.directory_model().pairs)}")
+    console.print(
+        f"  smtp: {settings.smtp.host}:{settings.smtp.port} ({settings.smtp.security}); mode {settings.notify.mode}"
+    )
+    return 0
+
+
+def print_cycle(report: CycleReport, console: Console) -> None:
+    ok = sum(1 for c in report.calendars if c.ok)
+    console.print(
+        f"synced {ok}/{len(report.calendars)} calendars; findings open: {report.open_findings} "
+        f"(+{report.findings.opened} new, {report.findings.resolved} resolved); "
+        f"emails queued {report.queued}, sent {report.delivery.sent}, deferred {report.delivery.deferred}"
+    )
+    for failed in report.failed_calendars:
+        console.print(f"[red]calendar {failed.calendar} ({failed.provider}) failed[/red]: {escape(failed.error or '')}")
+
+
+def cmd_sync(args: argparse.Namespace, console: Console) -> int:
+    runtime = build_runtime(_load(args))
+    report = run_cycle(runtime)
+    print_cycle(report, console)
+    return 1 if report.calendars and not any(c.ok for c in report.calendars) else 0
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    settings = _load(args)
+    runtime = build_runtime(settings)
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("received signal %d; finishing the current step and stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    scheduler = schedule.Scheduler()
+    scheduler.every(settings.poll_interval_seconds).seconds.do(lambda: print_cycle(run_cycle(runtime), console))
+    print_cycle(run_cycle(runtime), console)
+    while not stop.is_set():
+        scheduler.run_pending()
+        stop.wait(timeout=min(1.0, max(scheduler.idle_seconds or 1.0, 0.05)))
+    runtime.db.dispose()
+    return 0
+
+
+def findings_table(rows: Sequence[dict[str, object]], title: str = "Findings") -> Table:
+    table = Table(title=title, show_lines=False)
+    for column in ("rule", "manager", "report", "occurrence", "status", "notified_at", "message"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            *(
+                str(row.get(c) or "")
+                for c in ("rule", "manager", "report", "occurrence", "status", "notified_at", "message")
+            )
+        )
+    return table
+
+
+def cmd_findings(args: argparse.Namespace, console: Console) -> int:
+    settings = _load(args)
+    db = Database(settings.resolved_database_url())
+    db.migrate()
+    with db.session() as session:
+        rows = [finding_as_dict(r) for r in finding_rows(session, status=None if args.status == "all" else args.status)]
+    if args.format == "json":
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    else:
+        console.print(findings_table(rows))
+    return 0
+
+
+def cmd_pause(args: argparse.Namespace, console: Console) -> int:
+    settings = _load(args)
+    db = Database(settings.resolved_database_url())
+    db.migrate()
+    manager, report = args.manager.strip().lower(), args.report.strip().lower()
+    with db.session() as session:
+        row = session.query(PauseRow).filter_by(manager=manager, report=report).one_or_none()
+        if args.until is None:
+            if row is not None:
+                session.delete(row)
+            console.print(f"resumed {manager} / {report}")
+            return 0
+        if row is None:
+            row = PauseRow(manager=manager, report=report)
+            session.add(row)
+        row.since, row.until = date.today(), args.until
+    console.print(f"paused {manager} / {report} until {args.until.isoformat()}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    from sync.demo import run_demo
+
+    return run_demo(Path(args.dir), cycles=args.cycles, interval=args.interval, console=console)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="oneonone", description="Keep managers' 1:1 meetings healthy.")
+    p.add_argument("--config", help=f"config file (default: $ONEONONE_CONFIG or {DEFAULT_CONFIG})")
+    p.add_argument("--log-format", choices=("text", "json"), default="text")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("check-config", help="validate the configuration and credentials files").set_defaults(
+        func=cmd_check_config
+    )
+    s = sub.add_parser("sync", help="sync, evaluate and notify")
+    s.add_argument("--once", action="store_true", help="one full cycle, then exit")
+    s.set_defaults(func=lambda a, c: cmd_sync(a, c) if a.once else cmd_run(a, c))
+    sub.add_parser("run", help="run the daemon until SIGTERM/SIGINT").set_defaults(func=cmd_run)
+    f = sub.add_parser("findings", help="list findings")
+    f.add_argument("--format", choices=("table", "json"), default="table")
+    f.add_argument("--status", choices=("open", "resolved", "all"), default="all")
+    f.set_defaults(func=cmd_findings)
+    pa = sub.add_parser("pause", help="pause a pair (e.g. parental leave); omit --until to resume")
+    pa.add_argument("manager")
+    pa.add_argument("report")
+    pa.add_argument("--until", type=date.fromisoformat, default=None)
+    pa.set_defaults(func=cmd_pause)
+    d = sub.add_parser("demo", help="run everything locally against the emulators")
+    d.add_argument("--cycles", type=int, default=0, help="run N cycles then exit (default: until Ctrl-C)")
+    d.add_argument("--dir", default=".demo", help="where the demo keeps its database and mail")
+    d.add_argument("--interval", type=float, default=10.0, help="seconds between demo cycles")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    configure_logging(args.log_format, logging.DEBUG if args.verbose else logging.INFO)
+    console = Console(stderr=False)
+    try:
+        code: int = args.func(args, console)
+        return code
+    except ConfigError as exc:
+        sys.stderr.write(f"configuration error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

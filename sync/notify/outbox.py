@@ -1,0 +1,185 @@
+"""The transactional outbox: nothing lost, nothing twice.
+
+Deciding to send and recording the email happen in one transaction (the finding points at its
+outbox row, so it is never queued twice). Delivery happens after, row by row: claim, send,
+mark sent. The only duplicate possible is a crash between the SMTP server's acceptance and
+our commit; the resend carries the same Message-ID, so it can be recognised.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from rules.model import FindingStatus
+from sync.notify.render import message_id_for, render_warning
+from sync.store.db import Database
+from sync.store.models import FindingRow, OutboxRow
+
+log = logging.getLogger(__name__)
+
+CLAIM_SECONDS = 300
+
+
+class DeliveryError(Exception):
+    """The mail server refused or could not be reached; the row is retried later."""
+
+
+@dataclass
+class DeliveryStats:
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+
+
+def enqueue_warnings(
+    session: Session,
+    now: datetime,
+    *,
+    sender_domain: str,
+    zones: Mapping[str, str],
+    default_zone: str,
+    observe: bool = False,
+    opt_out: frozenset[str] = frozenset(),
+) -> int:
+    """Queue one email per manager for the findings that are due; returns how many were queued."""
+    due = session.scalars(
+        select(FindingRow)
+        .where(
+            FindingRow.status == FindingStatus.OPEN.value,
+            FindingRow.notify_at.is_not(None),
+            FindingRow.notify_at <= now,
+            FindingRow.outbox_id.is_(None),
+            FindingRow.notified_at.is_(None),
+            FindingRow.digest_only.is_(False),
+        )
+        .order_by(FindingRow.manager, FindingRow.occurrence, FindingRow.id)
+    ).all()
+    by_manager: dict[str, list[FindingRow]] = defaultdict(list)
+    for row in due:
+        if row.manager not in opt_out:
+            by_manager[row.manager].append(row)
+    queued = 0
+    for manager, rows in by_manager.items():
+        zone = zones.get(manager, default_zone)
+        mail = render_warning(manager, rows, zone)
+        identities = [f"{r.rule}|{r.report}|{r.key}" for r in rows]
+        outbox = OutboxRow(
+            kind="warning",
+            recipient=manager,
+            message_id=message_id_for(manager, identities, sender_domain),
+            subject=mail.subject,
+            text_body=mail.text,
+            html_body=mail.html,
+            status="observed" if observe else "pending",
+            created_at=now,
+            attempts=0,
+            next_attempt_at=now,
+        )
+        session.add(outbox)
+        session.flush()
+        for row in rows:
+            row.outbox_id = outbox.id
+        queued += 1
+    return queued
+
+
+def _claim(db: Database, now: datetime, worker: str) -> OutboxRow | None:
+    with db.session() as session:
+        query = (
+            select(OutboxRow)
+            .where(
+                OutboxRow.status == "pending",
+                OutboxRow.next_attempt_at <= now,
+                or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
+            )
+            .order_by(OutboxRow.id)
+            .limit(1)
+        )
+        if not db.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        row = session.scalar(query)
+        if row is None:
+            return None
+        row.claimed_by = worker
+        row.claimed_until = now + timedelta(seconds=CLAIM_SECONDS)
+        session.flush()
+        session.expunge(row)
+        return row
+
+
+def deliver_pending(
+    db: Database,
+    send: Callable[[OutboxRow], None],
+    now: datetime,
+    *,
+    worker: str = "worker",
+    max_attempts: int = 8,
+    rng: random.Random | None = None,
+    limit: int = 10_000,
+) -> DeliveryStats:
+    """Send what is due, one row at a time; a failure backs the row off and moves on."""
+    rng = rng or random.Random()
+    stats = DeliveryStats()
+    for _ in range(limit):
+        row = _claim(db, now, worker)
+        if row is None:
+            break
+        try:
+            send(row)
+        except DeliveryError as exc:
+            _record_failure(db, row, now, str(exc), max_attempts, rng, stats)
+            continue
+        with db.session() as session:
+            session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == row.id)
+                .values(status="sent", sent_at=now, attempts=row.attempts + 1, claimed_until=None, last_error=None)
+            )
+            session.execute(update(FindingRow).where(FindingRow.outbox_id == row.id).values(notified_at=now))
+        stats.sent += 1
+        log.info("sent %s to %s (%s)", row.kind, row.recipient, row.message_id)
+    return stats
+
+
+def _record_failure(
+    db: Database,
+    row: OutboxRow,
+    now: datetime,
+    error: str,
+    max_attempts: int,
+    rng: random.Random,
+    stats: DeliveryStats,
+) -> None:
+    attempts = row.attempts + 1
+    give_up = attempts >= max_attempts
+    delay = min(3600.0, 30.0 * 2 ** (attempts - 1)) * (0.5 + rng.random() / 2)
+    with db.session() as session:
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == row.id)
+            .values(
+                status="failed" if give_up else "pending",
+                attempts=attempts,
+                last_error=error[:2000],
+                next_attempt_at=now + timedelta(seconds=delay),
+                claimed_until=None,
+            )
+        )
+    if give_up:
+        stats.failed += 1
+        log.error("giving up on email to %s after %d attempts: %s", row.recipient, attempts, error)
+    else:
+        stats.deferred += 1
+        log.warning("email to %s failed (attempt %d), retrying in %.0fs: %s", row.recipient, attempts, delay, error)
+
+
+def outbox_depth(session: Session) -> int:
+    return int(session.scalar(select(func.count(OutboxRow.id)).where(OutboxRow.status == "pending")) or 0)

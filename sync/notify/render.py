@@ -1,0 +1,126 @@
+"""Rendering warning emails: plain text plus HTML, event text always escaped.
+
+Subjects and bodies name the report, the date (in the manager's zone) and what to do. Nothing
+from an event (titles, descriptions) is ever placed in a header; headers are built from
+addresses and dates only, and CR/LF is stripped from anything that could reach one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from sync.store.models import FindingRow
+
+_env = Environment(
+    loader=PackageLoader("sync.notify", "templates"),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+ADVICE = {
+    "cancelled-without-reschedule": "Reschedule it, don't cancel it: find a slot within the next few days.",
+    "cadence-gap": "Book a 1:1 this week: more than two weeks without one is too long.",
+    "cadence-gap-ahead": "Nothing is booked soon enough: add a 1:1 before the gap opens.",
+    "short-meeting": "A 1:1 needs time to go beyond status: 30 minutes is the default.",
+    "reschedule-churn": "This slot keeps moving: consider a time that works for both of you.",
+    "agenda-not-prepared": "Add your talking points to the agenda before the meeting.",
+}
+
+TITLES = {
+    "cancelled-without-reschedule": "cancelled without a new date",
+    "cadence-gap": "no 1:1 for too long",
+    "cadence-gap-ahead": "a gap is coming",
+    "short-meeting": "very short 1:1s",
+    "reschedule-churn": "keeps being moved",
+}
+
+
+def one_line(text: str) -> str:
+    """Header-safe: no CR/LF or other control characters."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+
+
+def display_name(address: str) -> str:
+    local = address.split("@", 1)[0]
+    return " ".join(part.capitalize() for part in local.replace("_", ".").split(".") if part) or address
+
+
+@dataclass(frozen=True)
+class RenderedMail:
+    subject: str
+    text: str
+    html: str
+
+
+def message_id_for(recipient: str, identities: Sequence[str], domain: str) -> str:
+    """Deterministic, so a resend after a crash carries the same Message-ID as the first copy."""
+    digest = hashlib.sha256("\n".join([recipient, *sorted(identities)]).encode()).hexdigest()[:32]
+    return f"<oneonone.{digest}@{one_line(domain) or 'localhost'}>"
+
+
+def local_time(value: datetime | None, zone: str) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(zone)).strftime("%a %d %b %Y, %H:%M %Z")
+
+
+def render_warning(manager: str, findings: Sequence[FindingRow], zone: str) -> RenderedMail:
+    items = [
+        {
+            "rule": f.rule,
+            "title": TITLES.get(f.rule, f.rule),
+            "report": f.report,
+            "report_name": display_name(f.report),
+            "when": local_time(f.occurrence, zone),
+            "message": f.message,
+            "explanation": f.explanation,
+            "advice": ADVICE.get(f.rule, ""),
+        }
+        for f in findings
+    ]
+    if len(items) == 1:
+        item = items[0]
+        when = f" ({local_time(findings[0].occurrence, zone).split(',')[0]})" if findings[0].occurrence else ""
+        subject = f"1:1 with {item['report_name']}: {item['title']}{when}"
+    else:
+        reports = sorted({i["report_name"] for i in items})
+        subject = f"{len(items)} of your 1:1s need attention ({', '.join(reports)})"
+    context = {"manager_name": display_name(manager), "items": items, "zone": zone}
+    return RenderedMail(
+        subject=one_line(subject),
+        text=_env.get_template("warning.txt").render(context),
+        html=_env.get_template("warning.html").render(context),
+    )
+
+
+def build_email(
+    *,
+    sender: str,
+    recipient: str,
+    subject: str,
+    text: str,
+    html: str,
+    message_id: str,
+    date: datetime,
+) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = one_line(sender)
+    mail["To"] = one_line(recipient)
+    mail["Subject"] = one_line(subject)
+    mail["Message-ID"] = one_line(message_id)
+    mail["Date"] = format_datetime(date)
+    mail["Auto-Submitted"] = "auto-generated"
+    mail.set_content(text)
+    mail.add_alternative(html, subtype="html")
+    return mail

@@ -1,0 +1,58 @@
+"""Delivery over SMTP (none / STARTTLS / implicit TLS), one connection per batch."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import SecretStr
+
+from sync.notify.outbox import DeliveryError
+from sync.notify.render import build_email
+from sync.store.models import OutboxRow
+
+
+@dataclass
+class SmtpMailer:
+    host: str
+    port: int
+    security: str = "none"  # none | starttls | ssl
+    sender: str = "oneonone@localhost"
+    username: str | None = None
+    password: SecretStr | None = None
+    timeout: float = 30.0
+    ssl_context: ssl.SSLContext | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        context = self.ssl_context or ssl.create_default_context()
+        if self.security == "ssl":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        else:
+            client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            if self.security == "starttls":
+                client.starttls(context=context)
+        if self.username:
+            client.login(self.username, self.password.get_secret_value() if self.password else "")
+        return client
+
+    def send(self, row: OutboxRow) -> None:
+        mail = build_email(
+            sender=self.sender,
+            recipient=row.recipient,
+            subject=row.subject,
+            text=row.text_body,
+            html=row.html_body,
+            message_id=row.message_id,
+            date=row.created_at or datetime.now(UTC),
+        )
+        try:
+            with self._connect() as client:
+                client.send_message(mail)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise DeliveryError(f"recipient refused by {self.host}: {exc.recipients}") from exc
+        except smtplib.SMTPAuthenticationError as exc:
+            raise DeliveryError(f"SMTP login to {self.host} failed (check smtp.username/password_env)") from exc
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+            raise DeliveryError(f"SMTP {self.host}:{self.port}: {exc}") from exc

@@ -1,0 +1,1 @@
+"""The SQLAlchemy store: tables, migrations and the queries the daemon needs."""

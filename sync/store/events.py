@@ -1,0 +1,241 @@
+"""Storing provider events: upsert a page, delete, sweep after a full listing, load for the rules.
+
+Every write knows when it saw the change and whether the change came from a full listing; the
+rules use that (`Sighting`) to time cancellations and to keep install-time history quiet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rules.model import (
+    Attendee,
+    CalendarEvent,
+    EventKind,
+    EventStatus,
+    EventType,
+    Response,
+    Sighting,
+)
+from sync.store.models import EventRow
+
+CHUNK = 500
+
+
+def _iso(value: datetime | date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def rule_hash(event: CalendarEvent) -> str:
+    """A hash of what the rules react to: a new etag or a rewritten description is not a change."""
+    fields: list[Any] = [
+        event.kind.value,
+        event.status.value,
+        event.series_id,
+        _iso(event.original_start),
+        _iso(event.start),
+        _iso(event.end),
+        event.all_day,
+        _iso(event.start_date),
+        _iso(event.end_date),
+        event.time_zone,
+        list(event.recurrence),
+        [_iso(d) for d in event.cancelled_occurrences],
+        event.summary,
+        event.organizer,
+        sorted((a.email, a.response.value, a.is_resource, a.is_organizer) for a in event.attendees),
+        event.event_type.value,
+    ]
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def _attendees_json(attendees: Iterable[Attendee]) -> list[dict[str, Any]]:
+    return [
+        {
+            "email": a.email,
+            "response": a.response.value,
+            "resource": a.is_resource,
+            "organizer": a.is_organizer,
+            "responded_at": _iso(a.responded_at),
+        }
+        for a in attendees
+    ]
+
+
+def _attendees_from_json(data: Iterable[dict[str, Any]]) -> tuple[Attendee, ...]:
+    return tuple(
+        Attendee(
+            email=item["email"],
+            response=Response(item["response"]),
+            is_resource=bool(item.get("resource")),
+            is_organizer=bool(item.get("organizer")),
+            responded_at=datetime.fromisoformat(item["responded_at"]) if item.get("responded_at") else None,
+        )
+        for item in data
+    )
+
+
+def _values(event: CalendarEvent) -> dict[str, Any]:
+    return {
+        "kind": event.kind.value,
+        "status": event.status.value,
+        "series_id": event.series_id,
+        "original_start": event.original_start,
+        "start": event.start,
+        "end": event.end,
+        "all_day": event.all_day,
+        "start_date": event.start_date,
+        "end_date": event.end_date,
+        "time_zone": event.time_zone,
+        "recurrence": list(event.recurrence),
+        "cancelled_occurrences": [d.isoformat() for d in event.cancelled_occurrences],
+        "summary": event.summary,
+        "description": event.description,
+        "organizer": event.organizer,
+        "attendees": _attendees_json(event.attendees),
+        "event_type": event.event_type.value,
+        "updated": event.updated,
+        "etag": event.etag,
+        "ical_uid": event.ical_uid,
+        "agenda_marker": event.agenda_marker,
+    }
+
+
+def row_to_event(row: EventRow) -> CalendarEvent:
+    return CalendarEvent(
+        provider=row.provider,
+        calendar=row.calendar,
+        event_id=row.event_id,
+        kind=EventKind(row.kind),
+        status=EventStatus(row.status),
+        series_id=row.series_id,
+        original_start=row.original_start,
+        start=row.start,
+        end=row.end,
+        all_day=row.all_day,
+        start_date=row.start_date,
+        end_date=row.end_date,
+        time_zone=row.time_zone,
+        recurrence=tuple(row.recurrence or ()),
+        cancelled_occurrences=tuple(
+            datetime.fromisoformat(v).astimezone(UTC) for v in (row.cancelled_occurrences or ())
+        ),
+        summary=row.summary,
+        description=row.description,
+        organizer=row.organizer,
+        attendees=_attendees_from_json(row.attendees or ()),
+        event_type=EventType(row.event_type),
+        updated=row.updated,
+        etag=row.etag,
+        ical_uid=row.ical_uid,
+        agenda_marker=row.agenda_marker,
+        sighting=Sighting(first_seen=row.first_seen, changed_at=row.changed_at, by_full_listing=row.by_full_listing),
+    )
+
+
+@dataclass
+class WriteStats:
+    inserted: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+
+
+def _existing(session: Session, provider: str, calendar: str, ids: Sequence[str]) -> dict[str, EventRow]:
+    found: dict[str, EventRow] = {}
+    for i in range(0, len(ids), CHUNK):
+        chunk = ids[i : i + CHUNK]
+        rows = session.scalars(
+            select(EventRow).where(
+                EventRow.provider == provider, EventRow.calendar == calendar, EventRow.event_id.in_(chunk)
+            )
+        )
+        found.update((row.event_id, row) for row in rows)
+    return found
+
+
+def upsert_events(
+    session: Session,
+    provider: str,
+    calendar: str,
+    events: Sequence[CalendarEvent],
+    *,
+    now: datetime,
+    full_listing: bool,
+    stats: WriteStats,
+) -> None:
+    # One id can appear twice in a run (on two pages); the later copy wins.
+    latest = {e.event_id: e for e in events}
+    existing = _existing(session, provider, calendar, list(latest))
+    for event_id, event in latest.items():
+        digest = rule_hash(event)
+        row = existing.get(event_id)
+        if row is None:
+            session.add(
+                EventRow(
+                    provider=provider,
+                    calendar=calendar,
+                    event_id=event_id,
+                    content_hash=digest,
+                    first_seen=now,
+                    changed_at=now,
+                    by_full_listing=full_listing,
+                    **_values(event),
+                )
+            )
+            stats.inserted += 1
+            continue
+        for key, value in _values(event).items():
+            setattr(row, key, value)
+        if row.content_hash != digest:
+            row.content_hash = digest
+            row.changed_at = now
+            row.by_full_listing = full_listing
+            stats.changed += 1
+        else:
+            stats.unchanged += 1
+
+
+def mark_deleted(
+    session: Session,
+    provider: str,
+    calendar: str,
+    event_ids: Sequence[str],
+    *,
+    now: datetime,
+    full_listing: bool,
+    stats: WriteStats,
+) -> None:
+    """A deleted event stays as a cancelled row: history, and the evidence of a cancellation."""
+    for row in _existing(session, provider, calendar, list(dict.fromkeys(event_ids))).values():
+        if row.status != EventStatus.CANCELLED.value:
+            row.status = EventStatus.CANCELLED.value
+            row.changed_at = now
+            row.by_full_listing = full_listing
+            row.content_hash = "deleted"
+            stats.deleted += 1
+
+
+def stored_ids(session: Session, provider: str, calendar: str) -> list[tuple[str, str, datetime | None, str]]:
+    """(event_id, kind, end, status) of every stored copy on a calendar, for the post-listing sweep."""
+    rows = session.execute(
+        select(EventRow.event_id, EventRow.kind, EventRow.end, EventRow.status).where(
+            EventRow.provider == provider, EventRow.calendar == calendar
+        )
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def load_events(session: Session, calendars: Iterable[str] | None = None) -> list[CalendarEvent]:
+    query = select(EventRow)
+    if calendars is not None:
+        query = query.where(EventRow.calendar.in_(list(calendars)))
+    return [row_to_event(row) for row in session.scalars(query.order_by(EventRow.id))]

@@ -1,0 +1,191 @@
+"""Tables. Events are stored as the providers report them (masters + exceptions, unexpanded);
+occurrences are derived by the rules, so one series edit is one row, not fifty."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (naive text) and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} written to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class CalendarRow(Base):
+    """A watched calendar and its sync cursor; the cursor moves only with the changes it covers."""
+
+    __tablename__ = "calendars"
+    __table_args__ = (UniqueConstraint("provider", "calendar"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    calendar: Mapped[str] = mapped_column(String(320))
+    cursor: Mapped[str | None] = mapped_column(Text)
+    # Fencing: bumped by every committed sync; a worker that read an older value cannot commit.
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    last_success_at: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime | None]
+    last_full_sync_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_kind: Mapped[str | None] = mapped_column(String(32))
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_items: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class EventRow(Base):
+    """One copy of one provider event on one watched calendar."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("provider", "calendar", "event_id"),
+        Index("ix_events_calendar_series", "calendar", "series_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    calendar: Mapped[str] = mapped_column(String(320))
+    event_id: Mapped[str] = mapped_column(String(1024))
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    series_id: Mapped[str | None] = mapped_column(String(1024))
+    original_start: Mapped[datetime | None]
+    start: Mapped[datetime | None]
+    end: Mapped[datetime | None]
+    all_day: Mapped[bool] = mapped_column(Boolean, default=False)
+    start_date: Mapped[date | None] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    recurrence: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    cancelled_occurrences: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    organizer: Mapped[str | None] = mapped_column(String(320))
+    attendees: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    event_type: Mapped[str] = mapped_column(String(32), default="default")
+    updated: Mapped[datetime | None]
+    etag: Mapped[str | None] = mapped_column(String(256))
+    ical_uid: Mapped[str | None] = mapped_column(String(1024))
+    agenda_marker: Mapped[str | None] = mapped_column(String(256))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    first_seen: Mapped[datetime]
+    changed_at: Mapped[datetime]
+    by_full_listing: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class FindingRow(Base):
+    """A broken rule: opened once per key, updated as facts change, resolved (and kept) after."""
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        UniqueConstraint("rule", "manager", "report", "key"),
+        Index("ix_findings_status_notify", "status", "notify_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule: Mapped[str] = mapped_column(String(64))
+    manager: Mapped[str] = mapped_column(String(320))
+    report: Mapped[str] = mapped_column(String(320))
+    key: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    occurrence: Mapped[datetime | None]
+    message: Mapped[str] = mapped_column(Text)
+    explanation: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    digest_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    notify_at: Mapped[datetime | None]
+    outbox_id: Mapped[int | None] = mapped_column(Integer)
+    notified_at: Mapped[datetime | None]
+
+
+class OutboxRow(Base):
+    """An email to send. Written in the transaction that decides to send it; sent after."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    recipient: Mapped[str] = mapped_column(String(320))
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    subject: Mapped[str] = mapped_column(Text)
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_until: Mapped[datetime | None]
+
+
+class PauseRow(Base):
+    __tablename__ = "pauses"
+    __table_args__ = (UniqueConstraint("manager", "report"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    manager: Mapped[str] = mapped_column(String(320))
+    report: Mapped[str] = mapped_column(String(320))
+    since: Mapped[date | None] = mapped_column(Date)
+    until: Mapped[date] = mapped_column(Date)
+
+
+class PairSeenRow(Base):
+    """When a pair was first seen, the pair's start when no directory says otherwise."""
+
+    __tablename__ = "pairs_seen"
+    __table_args__ = (UniqueConstraint("manager", "report"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    manager: Mapped[str] = mapped_column(String(320))
+    report: Mapped[str] = mapped_column(String(320))
+    first_seen: Mapped[date] = mapped_column(Date)

@@ -1,0 +1,156 @@
+"""Warning emails: one per manager per cycle, over real SMTP, never lost, never twice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from emulators.smtp import MailSink
+from rules.model import Finding
+from sync.findings import record_findings
+from sync.notify.outbox import deliver_pending, enqueue_warnings
+from sync.notify.smtp import SmtpMailer
+from sync.store.db import Database
+from sync.store.models import FindingRow, OutboxRow
+
+NOW = datetime(2025, 1, 20, 8, 0, tzinfo=UTC)
+ALICE, BOB, CAROL = "alice@example.com", "bob.jones@example.com", "carol@example.com"
+
+
+@pytest.fixture
+def sink() -> Iterator[MailSink]:
+    with MailSink() as server:
+        yield server
+
+
+@pytest.fixture
+def db(database_url: str) -> Database:
+    database = Database(database_url)
+    database.migrate()
+    return database
+
+
+def _finding(report: str, key: str, *, notify_at: datetime | None = NOW, message: str = "") -> Finding:
+    return Finding(
+        rule="cancelled-without-reschedule",
+        manager=ALICE,
+        report=report,
+        key=key,
+        occurrence=datetime.fromisoformat(key.replace("Z", "+00:00")),
+        message=message or f"Your 1:1 with {report} was cancelled and not rescheduled.",
+        explanation="No replacement within 6 days of the original slot.",
+        notify_at=notify_at,
+    )
+
+
+def _mailer(sink: MailSink) -> SmtpMailer:
+    return SmtpMailer(host="127.0.0.1", port=sink.port, sender="oneonone@example.com")
+
+
+def _cycle(db: Database, sink: MailSink, findings: list[Finding], now: datetime = NOW) -> int:
+    with db.session() as s:
+        record_findings(s, findings, {(f.manager, f.report) for f in findings}, now)
+        enqueue_warnings(s, now, sender_domain="example.com", zones={ALICE: "Europe/Berlin"}, default_zone="UTC")
+    return deliver_pending(db, _mailer(sink).send, now).sent
+
+
+def test_one_email_per_manager_names_each_report_and_what_to_do(db: Database, sink: MailSink) -> None:
+    findings = [_finding(BOB, "2025-01-13T09:00:00Z"), _finding(CAROL, "2025-01-14T09:00:00Z")]
+    assert _cycle(db, sink, findings) == 1
+    (mail,) = sink.messages
+    assert mail["To"] == ALICE
+    assert "2 of your 1:1s need attention" in mail["Subject"]
+    text = mail.get_body(("plain",)).get_content()
+    html = mail.get_body(("html",)).get_content()
+    for body in (text, html):
+        assert "Bob Jones" in body and "Carol" in body
+        assert "Reschedule it, don't cancel it" in body or "Reschedule it, don&#39;t cancel it" in body
+    assert "Mon 13 Jan 2025, 10:00 CET" in text  # the manager's zone
+
+
+def test_a_second_cycle_sends_nothing_new(db: Database, sink: MailSink) -> None:
+    findings = [_finding(BOB, "2025-01-13T09:00:00Z")]
+    assert _cycle(db, sink, findings) == 1
+    assert _cycle(db, sink, findings, NOW + timedelta(minutes=5)) == 0
+    assert len(sink.messages) == 1
+
+
+def test_a_finding_that_is_not_due_yet_waits(db: Database, sink: MailSink) -> None:
+    findings = [_finding(BOB, "2025-01-13T09:00:00Z", notify_at=NOW + timedelta(hours=3))]
+    assert _cycle(db, sink, findings) == 0
+    assert _cycle(db, sink, findings, NOW + timedelta(hours=3)) == 1
+
+
+def test_event_text_is_escaped_and_cannot_inject_headers(db: Database, sink: MailSink) -> None:
+    hostile = "Title <script>alert(1)</script>\r\nBcc: victim@evil.example"
+    _cycle(db, sink, [_finding(BOB, "2025-01-13T09:00:00Z", message=hostile)])
+    (mail,) = sink.messages
+    assert mail["Bcc"] is None
+    assert sink.envelopes[0][1] == [ALICE]
+    html = mail.get_body(("html",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_smtp_down_is_retried_later_and_nothing_is_lost(db: Database, sink: MailSink) -> None:
+    sink.refuse_next(1)
+    assert _cycle(db, sink, [_finding(BOB, "2025-01-13T09:00:00Z")]) == 0
+    with db.session() as s:
+        (row,) = s.query(OutboxRow).all()
+        assert (row.status, row.attempts) == ("pending", 1)
+        assert "451" in (row.last_error or "")
+        retry_at = row.next_attempt_at
+    assert deliver_pending(db, _mailer(sink).send, NOW + timedelta(seconds=1)).sent == 0  # backing off
+    assert deliver_pending(db, _mailer(sink).send, retry_at).sent == 1
+    with db.session() as s:
+        assert s.query(FindingRow).one().notified_at == retry_at
+
+
+def test_a_crash_after_smtp_acceptance_resends_with_the_same_message_id(db: Database, sink: MailSink) -> None:
+    mailer = _mailer(sink)
+
+    def send_then_crash(row: OutboxRow) -> None:
+        mailer.send(row)
+        raise SystemExit("killed between the server's acceptance and our commit")
+
+    with db.session() as s:
+        record_findings(s, [_finding(BOB, "2025-01-13T09:00:00Z")], {(ALICE, BOB)}, NOW)
+        enqueue_warnings(s, NOW, sender_domain="example.com", zones={}, default_zone="UTC")
+    with pytest.raises(SystemExit):
+        deliver_pending(db, send_then_crash, NOW)
+    # The restarted daemon waits out the dead worker's claim, then sends the copy.
+    assert deliver_pending(db, mailer.send, NOW + timedelta(minutes=1)).sent == 0
+    assert deliver_pending(db, mailer.send, NOW + timedelta(minutes=10)).sent == 1
+    first, second = sink.messages
+    assert first["Message-ID"] == second["Message-ID"]
+
+
+def test_observe_mode_records_but_sends_nothing(db: Database, sink: MailSink) -> None:
+    with db.session() as s:
+        record_findings(s, [_finding(BOB, "2025-01-13T09:00:00Z")], {(ALICE, BOB)}, NOW)
+        enqueue_warnings(s, NOW, sender_domain="example.com", zones={}, default_zone="UTC", observe=True)
+    assert deliver_pending(db, _mailer(sink).send, NOW).sent == 0
+    assert sink.messages == []
+    with db.session() as s:
+        assert s.query(OutboxRow).one().status == "observed"
+
+
+def test_opted_out_managers_are_not_emailed(db: Database, sink: MailSink) -> None:
+    with db.session() as s:
+        record_findings(s, [_finding(BOB, "2025-01-13T09:00:00Z")], {(ALICE, BOB)}, NOW)
+        queued = enqueue_warnings(
+            s, NOW, sender_domain="example.com", zones={}, default_zone="UTC", opt_out=frozenset({ALICE})
+        )
+    assert queued == 0
+
+
+def test_resolved_findings_are_kept_and_a_reopened_one_is_not_emailed_again(db: Database, sink: MailSink) -> None:
+    finding = _finding(BOB, "2025-01-13T09:00:00Z")
+    assert _cycle(db, sink, [finding]) == 1
+    with db.session() as s:
+        stats = record_findings(s, [], {(ALICE, BOB)}, NOW + timedelta(hours=1))
+        assert stats.resolved == 1
+        assert s.query(FindingRow).one().status == "resolved"
+    assert _cycle(db, sink, [finding], NOW + timedelta(hours=2)) == 0
+    assert len(sink.messages) == 1
