@@ -92,11 +92,12 @@ def _sync_once(
         cursor = None if force_full else row.cursor
         listed: set[str] = set()
         window_start: datetime | None = None
+        window_end: datetime | None = None
         last: ChangePage | None = None
         for page in provider.list_changes(calendar, cursor, now):
             result.pages += 1
             result.full = page.full
-            window_start = page.window_start
+            window_start, window_end = page.window_start, page.window_end
             upsert_events(
                 session,
                 provider.name,
@@ -125,7 +126,7 @@ def _sync_once(
         if last is None or last.cursor is None:
             raise ProviderError(calendar, "the listing ended without a cursor")
         if last.full:
-            _sweep(session, provider.name, calendar, listed, window_start, now, result)
+            _sweep(session, provider.name, calendar, listed, (window_start, window_end), now, result)
             row.last_full_sync_at = now
         row.cursor = last.cursor
         row.generation += 1
@@ -141,14 +142,19 @@ def _sweep(
     provider: str,
     calendar: str,
     listed: set[str],
-    window_start: datetime | None,
+    window: tuple[datetime | None, datetime | None],
     now: datetime,
     result: CalendarResult,
 ) -> None:
-    """After a full listing: what the listing should have returned but did not is gone."""
+    """After a full listing: what the listing should have returned but did not is gone.
+
+    Only inside the listed window: a past meeting before it stays as history, and one after it
+    (a window that ends, as Graph's does) was simply not asked for.
+    """
+    window_start, window_end = window
     live_before = 0
     gone: list[str] = []
-    for event_id, kind, end, status in stored_ids(session, provider, calendar):
+    for event_id, kind, start, end, status in stored_ids(session, provider, calendar):
         if status == EventStatus.CANCELLED.value:
             continue
         live_before += 1
@@ -167,6 +173,8 @@ def _sweep(
                 if last is not None and last < window_start:
                     continue  # ended before the listed range: history, not a deletion
         elif window_start is not None and end is not None and end <= window_start:
+            continue
+        if kind != EventKind.MASTER.value and window_end is not None and start is not None and start >= window_end:
             continue
         gone.append(event_id)
     if live_before >= EMPTY_LISTING_GUARD and len(listed) == 0:

@@ -224,14 +224,16 @@ def mark_deleted(
             stats.deleted += 1
 
 
-def stored_ids(session: Session, provider: str, calendar: str) -> list[tuple[str, str, datetime | None, str]]:
-    """(event_id, kind, end, status) of every stored copy on a calendar, for the post-listing sweep."""
+def stored_ids(
+    session: Session, provider: str, calendar: str
+) -> list[tuple[str, str, datetime | None, datetime | None, str]]:
+    """(event_id, kind, start, end, status) of every stored copy on a calendar, for the post-listing sweep."""
     rows = session.execute(
-        select(EventRow.event_id, EventRow.kind, EventRow.end, EventRow.status).where(
+        select(EventRow.event_id, EventRow.kind, EventRow.start, EventRow.end, EventRow.status).where(
             EventRow.provider == provider, EventRow.calendar == calendar
         )
     )
-    return [(r[0], r[1], r[2], r[3]) for r in rows]
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
 
 def load_events(session: Session, calendars: Iterable[str] | None = None) -> list[CalendarEvent]:
