@@ -61,7 +61,16 @@ def _counted(history: PairHistory, after: date, through: date) -> tuple[int, int
 def _since(ref: Reference, history: PairHistory) -> str:
     if ref.held:
         return f"your last 1:1 on {show_date(ref.start, history.tz)}"
+    if ref.start < history.history_start:
+        # Older than the evaluated history: we only know none was held within it.
+        return (
+            f"the pair started on {show_day(ref.day)} (none seen in the {history.history_span_days} days we look back)"
+        )
     return f"the pair started on {show_day(ref.day)}"
+
+
+def _not_counting(away: int) -> str:
+    return f", not counting {away} days away" if away else ""
 
 
 def gap_findings(history: PairHistory, settings: RuleSettings, cancellation_keys: frozenset[str]) -> list[Finding]:
@@ -80,10 +89,10 @@ def gap_findings(history: PairHistory, settings: RuleSettings, cancellation_keys
                 manager=history.pair.manager,
                 report=report,
                 key=ref.key,
-                message=f"No 1:1 with {report} for {days} days, since {_since(ref, history)} "
+                message=f"No 1:1 with {report} for {days} days{_not_counting(away)}, since {_since(ref, history)} "
                 f"— the house rule is at most {limit}. Book one now.",
                 explanation=f"{days} days have passed in {history.time_zone} since {_since(ref, history)}"
-                f"{f', not counting {away} days away' if away else ''}, and no 1:1 was held since; "
+                f"{_not_counting(away)}, and no 1:1 was held since; "
                 f"the limit is rules.max_gap_days = {limit}. It was broken on {show_day(breach)}.",
                 occurrence=ref.start if ref.held else None,
                 notify_at=midnight(breach, tz),
@@ -130,14 +139,14 @@ def _gap_ahead(
     if upcoming is not None:
         message = (
             f"Your next 1:1 with {report} is on {show_date(upcoming.start, tz)}, {days} days after "
-            f"{_since(ref, history)} — more than {limit}. Book one by {show_day(deadline)}."
+            f"{_since(ref, history)}{_not_counting(away)} — more than {limit}. Book one by {show_day(deadline)}."
         )
     else:
         message = (
             f"No 1:1 with {report} is scheduled after {_since(ref, history)}. "
             f"Book one by {show_day(deadline)} (the house rule is at most {limit} days)."
         )
-    why = [_cause(history, missing)]
+    why = [_cause(history, missing, upcoming, limit)]
     if covered:
         why.append(
             "Every missing slot already has its own cancelled-without-reschedule warning, so this is not emailed."
@@ -154,7 +163,7 @@ def _gap_ahead(
         message=message,
         explanation=f"Counting calendar days in {history.time_zone} from {_since(ref, history)} to "
         f"{'the next scheduled 1:1' if upcoming else f'the end of the {settings.horizon_days}-day horizon'}"
-        f"{f', not counting {away} days away' if away else ''}: {days} days, more than rules.max_gap_days = "
+        f"{_not_counting(away)}: {days} days, more than rules.max_gap_days = "
         f"{limit}. " + " ".join(why),
         occurrence=ref.start if ref.held else None,
         notify_at=None if covered or superseded else base,
@@ -172,13 +181,17 @@ def _gap_ahead(
     )
 
 
-def _cause(history: PairHistory, missing: list[Occurrence]) -> str:
+def _cause(history: PairHistory, missing: list[Occurrence], upcoming: Occurrence | None, limit: int) -> str:
     if history.series_ended:
         ended = max((s.last_start for s in history.series if s.last_start is not None), default=None)
         when = f" after {show_date(ended, history.tz)}" if ended is not None else ""
         return f"The 1:1 series ended{when} and no new one continues it."
     if missing:
         return f"{len(missing)} slot(s) in between were cancelled without a replacement."
-    if history.series:
+    if upcoming is not None and upcoming.start != upcoming.original_start:
+        return f"The next 1:1 was moved from {show_date(upcoming.original_start, history.tz)}."
+    if history.series and history.cadence_days > limit:
         return f"The series runs every {history.cadence_days} days, further apart than the limit."
-    return "No recurring 1:1 is set up; only one-off meetings."
+    if not history.series:
+        return "No recurring 1:1 is set up; only one-off meetings."
+    return "No 1:1 is booked sooner."

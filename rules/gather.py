@@ -111,7 +111,7 @@ def gather(events: Iterable[CalendarEvent], context: EvaluationContext) -> list[
         bucket = buckets[people]
         if not people & watched:
             continue  # neither calendar is visible: nothing to judge the pair on
-        tz = zone(zones.get(bucket.pair.manager))
+        tz = zone(zones.get(bucket.pair.manager, context.default_time_zone))
         pair = replace(bucket.pair, start=_pair_start(bucket, context, tz))
         out_of_office = tuple(
             (event, exceptions.get((event.provider, event.calendar, event.event_id), {}))

@@ -67,6 +67,10 @@ class PairHistory:
     def tz(self) -> tzinfo:
         return self.away.tz
 
+    @property
+    def history_span_days(self) -> int:
+        return (self.now - self.history_start).days
+
 
 def is_held(occurrence: Occurrence, now: datetime) -> bool:
     if occurrence.outcome is Outcome.HELD:
@@ -158,7 +162,7 @@ def build_history(events: PairEvents, context: EvaluationContext, tz: tzinfo, ca
     one_offs = [
         o for o in [*far, *one_off_slots(events.one_offs, judge, canonical, keep)] if o.start not in live_starts
     ]
-    lost = [slot for slot in slots if not slot.live and not away.covers(slot.original_start, slot.end)]
+    lost = [slot for slot in slots if not slot.live and not _away(slot, away)]
     lost_any = [slot for slot in slots if not slot.live]
     one_offs = [o for o in one_offs if o.titled or any(within(c.original_start, o.start) for c in lost_any)]
     offers = sorted({o.start for o in one_offs if o.live})
@@ -195,6 +199,11 @@ def build_history(events: PairEvents, context: EvaluationContext, tz: tzinfo, ca
         history_end=high,
         last_change=events.last_change,
     )
+
+
+def _away(slot: Slot, away: Away) -> bool:
+    """Time away is judged over the slot itself, wherever its meeting was moved to."""
+    return away.covers(slot.original_start, slot.original_start + (slot.end - slot.start))
 
 
 def _merge_slots(slots: list[Slot]) -> list[Slot]:
@@ -250,7 +259,6 @@ def _slot_occurrence(
     replaced: Mapping[datetime, datetime],
     covered: Mapping[datetime, datetime],
 ) -> Occurrence:
-    length = slot.end - slot.start
     base = Occurrence(
         pair=pair.key,
         series_key=slot.series_key,
@@ -258,7 +266,7 @@ def _slot_occurrence(
         start=slot.start,
         end=slot.end,
         outcome=Outcome.SCHEDULED,
-        away=away.covers(slot.original_start, slot.original_start + length),
+        away=_away(slot, away),
     )
     if not slot.live:
         outcome = Outcome.REPLACED if slot.original_start in replaced else Outcome.CANCELLED

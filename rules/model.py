@@ -247,6 +247,8 @@ class EvaluationContext:
     watched_calendars: frozenset[str] = frozenset()
     # Person -> IANA zone, for counting days in the manager's zone.
     time_zones: Mapping[str, str] = field(default_factory=dict)
+    # The zone for people whose calendar does not tell theirs (config `time_zone`).
+    default_time_zone: str = "UTC"
     # Pair first seen (no directory): pair key -> date.
     pair_first_seen: Mapping[tuple[str, str], date] = field(default_factory=dict)
 

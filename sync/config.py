@@ -134,6 +134,8 @@ class RulesSettings(_Model):
     reschedule_grace_hours: int = Field(24, ge=0)
     late_cancellation_hours: int = Field(24, ge=0)
     min_duration_minutes: int = Field(25, ge=0)
+    churn_moves: int = Field(3, ge=1)
+    churn_window: int = Field(5, ge=1)
     history_days: int = Field(120, ge=14)
     horizon_days: int = Field(35, ge=1)
 
@@ -173,6 +175,8 @@ class Settings(_Model):
             reschedule_grace_hours=r.reschedule_grace_hours,
             late_cancellation_hours=r.late_cancellation_hours,
             min_duration_minutes=r.min_duration_minutes,
+            churn_moves=r.churn_moves,
+            churn_window=r.churn_window,
             notify_lookback_days=self.notify.lookback_days,
             history_days=r.history_days,
             horizon_days=r.horizon_days,

@@ -23,7 +23,7 @@ from sync.findings import FindingStats, record_findings
 from sync.notify.outbox import DeliveryStats, deliver_pending, enqueue_warnings
 from sync.store.db import Database
 from sync.store.events import load_events
-from sync.store.models import CalendarRow, OutboxRow, PauseRow
+from sync.store.models import CalendarRow, OutboxRow, PairSeenRow, PauseRow
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,11 @@ def evaluation_context(session: Session, settings: Settings, now: datetime) -> E
         Pause(manager=p.manager, report=p.report, until=p.until, since=p.since)
         for p in session.scalars(select(PauseRow))
     )
+    first_seen = {(p.manager, p.report): p.first_seen for p in session.scalars(select(PairSeenRow))}
     return EvaluationContext(
         now=now,
+        default_time_zone=settings.time_zone,
+        pair_first_seen=first_seen,
         settings=settings.rule_settings(),
         directory=settings.directory_model(),
         pauses=pauses,
@@ -73,6 +76,15 @@ def evaluation_context(session: Session, settings: Settings, now: datetime) -> E
         watched_calendars=frozenset(row.calendar for row in rows),
         time_zones=zones,
     )
+
+
+def remember_pairs(session: Session, context: EvaluationContext, evaluation: Evaluation) -> None:
+    """A pair's start, when nothing else says, is the day oneonone first saw it (directory or calendar)."""
+    known = set(context.pair_first_seen)
+    today = context.now.date()
+    candidates = {p.key for p in context.directory.pairs if p.start is None} | set(evaluation.judged_pairs)
+    for manager, report in sorted(candidates - known):
+        session.add(PairSeenRow(manager=manager, report=report, first_seen=today))
 
 
 def evaluate_store(session: Session, settings: Settings, now: datetime) -> tuple[Evaluation, EvaluationContext]:
@@ -89,6 +101,7 @@ def run_cycle(runtime: Runtime) -> CycleReport:
     settings = runtime.settings
     with runtime.db.session() as session:
         evaluation, context = evaluate_store(session, settings, now)
+        remember_pairs(session, context, evaluation)
         report.findings = record_findings(
             session, evaluation.findings, evaluation.judged_pairs, now, judged_since=evaluation.judged_since
         )
