@@ -75,6 +75,11 @@ class CalendarRow(Base):
     last_error_kind: Mapped[str | None] = mapped_column(String(32))
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     skipped_items: Mapped[int] = mapped_column(Integer, default=0)
+    # One worker at a time per calendar, across replicas; expired leases are taken over.
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None]
+    # A push hint arrived: sync this calendar on the next tick instead of waiting for the poll.
+    wanted_at: Mapped[datetime | None]
 
 
 class EventRow(Base):
@@ -189,3 +194,29 @@ class PairSeenRow(Base):
     manager: Mapped[str] = mapped_column(String(320))
     report: Mapped[str] = mapped_column(String(320))
     first_seen: Mapped[date] = mapped_column(Date)
+
+
+class PushChannelRow(Base):
+    """A Google watch channel or a Graph subscription that tells us a calendar changed."""
+
+    __tablename__ = "push_channels"
+    __table_args__ = (UniqueConstraint("provider", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    calendar: Mapped[str] = mapped_column(String(320))
+    channel_id: Mapped[str] = mapped_column(String(255))
+    resource_id: Mapped[str | None] = mapped_column(String(255))
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | stopped
+
+
+class AlertRow(Base):
+    """Admin alerts already sent, so one broken credential is reported at most once a day."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    last_sent_at: Mapped[datetime]
