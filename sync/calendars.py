@@ -13,11 +13,12 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from providers.base import ChangePage, CursorExpired, Provider, ProviderError
 from rules.model import EventKind, EventStatus
+from sync.crash import CrashPlan
 from sync.store.db import Database
 from sync.store.events import WriteStats, mark_deleted, stored_ids, upsert_events
 from sync.store.models import CalendarRow, EventRow
@@ -52,15 +53,87 @@ def calendar_row(session: Session, provider: str, calendar: str) -> CalendarRow:
     return row
 
 
-def sync_calendar(db: Database, provider: Provider, calendar: str, now: datetime) -> CalendarResult:
+def _rowcount(result: object) -> int:
+    """Rows matched by an UPDATE (SQLAlchemy types `execute` results too loosely to say so)."""
+    return int(getattr(result, "rowcount", 0))
+
+
+class EmptyListingHeld(Exception):
+    """A full listing came back empty for a calendar that had live events."""
+
+
+class Fenced(Exception):
+    """Another worker committed this calendar since we read its cursor: our work is stale."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a worker read when it took a calendar: the cursor and the generation it must see at commit."""
+
+    cursor: str | None
+    generation: int
+
+
+def acquire(db: Database, provider: str, calendar: str, worker: str, now: datetime, lease: timedelta) -> Claim | None:
+    """Take the calendar's lease, unless another live worker holds it (then None)."""
+    with db.session() as session:
+        row = calendar_row(session, provider, calendar)
+        taken = session.execute(
+            update(CalendarRow)
+            .where(
+                CalendarRow.id == row.id,
+                or_(
+                    CalendarRow.lease_until.is_(None),
+                    CalendarRow.lease_until < now,
+                    CalendarRow.lease_owner == worker,
+                ),
+            )
+            .values(lease_owner=worker, lease_until=now + lease, last_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if _rowcount(taken) != 1:
+            return None
+        session.refresh(row)
+        return Claim(cursor=row.cursor, generation=row.generation)
+
+
+def release(db: Database, provider: str, calendar: str, worker: str) -> None:
+    with db.session() as session:
+        session.execute(
+            update(CalendarRow)
+            .where(
+                CalendarRow.provider == provider, CalendarRow.calendar == calendar, CalendarRow.lease_owner == worker
+            )
+            .values(lease_owner=None, lease_until=None)
+        )
+
+
+def sync_calendar(
+    db: Database,
+    provider: Provider,
+    calendar: str,
+    now: datetime,
+    *,
+    worker: str = "worker",
+    lease: timedelta = timedelta(minutes=10),
+    crash: CrashPlan | None = None,
+) -> CalendarResult:
+    """Fetch a calendar's changes (no transaction open), then apply them in one fenced transaction."""
+    crash = crash or CrashPlan()
     result = CalendarResult(provider=provider.name, calendar=calendar, ok=False)
+    claim = acquire(db, provider.name, calendar, worker, now, lease)
+    if claim is None:
+        result.ok, result.error_kind = True, "leased_elsewhere"
+        return result
     try:
         try:
-            _sync_once(db, provider, calendar, now, result, force_full=False)
+            pages = list(provider.list_changes(calendar, claim.cursor, now))
         except CursorExpired as exc:
             log.warning("calendar %s: %s; running a full resync", calendar, exc.message)
-            result.stats = WriteStats()
-            _sync_once(db, provider, calendar, now, result, force_full=True)
+            pages = list(provider.list_changes(calendar, None, now))
+        crash.hit("after_fetch")
+        _apply(db, provider.name, calendar, pages, claim, now, result, crash)
+        crash.hit("after_commit")
         result.ok = True
     except ProviderError as exc:
         result.error, result.error_kind = exc.message, exc.kind
@@ -70,66 +143,61 @@ def sync_calendar(db: Database, provider: Provider, calendar: str, now: datetime
         result.error, result.error_kind = str(exc), "empty_listing"
         log.error("calendar %s (%s): %s", calendar, provider.name, exc)
         _record_failure(db, provider.name, calendar, now, str(exc), "empty_listing")
+    except Fenced as exc:
+        result.ok, result.error_kind = True, "fenced"
+        log.warning("calendar %s (%s): %s", calendar, provider.name, exc)
+    finally:
+        release(db, provider.name, calendar, worker)
     return result
 
 
-class EmptyListingHeld(Exception):
-    """A full listing came back empty for a calendar that had live events."""
-
-
-def _sync_once(
+def _apply(
     db: Database,
-    provider: Provider,
+    provider: str,
     calendar: str,
+    pages: list[ChangePage],
+    claim: Claim,
     now: datetime,
     result: CalendarResult,
-    *,
-    force_full: bool,
+    crash: CrashPlan,
 ) -> None:
+    if not pages or pages[-1].cursor is None:
+        raise ProviderError(calendar, "the listing ended without a cursor")
+    last = pages[-1]
     with db.session() as session:
-        row = calendar_row(session, provider.name, calendar)
-        row.last_attempt_at = now
-        cursor = None if force_full else row.cursor
+        # Fencing first: this also locks the row (PostgreSQL), so two appliers never interleave.
+        fenced = session.execute(
+            update(CalendarRow)
+            .where(
+                CalendarRow.provider == provider,
+                CalendarRow.calendar == calendar,
+                CalendarRow.generation == claim.generation,
+            )
+            .values(generation=claim.generation + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if _rowcount(fenced) != 1:
+            raise Fenced(f"generation moved past {claim.generation} while we were fetching; dropping this run")
+        row = calendar_row(session, provider, calendar)
         listed: set[str] = set()
-        window_start: datetime | None = None
-        window_end: datetime | None = None
-        last: ChangePage | None = None
-        for page in provider.list_changes(calendar, cursor, now):
+        for page in pages:
             result.pages += 1
             result.full = page.full
-            window_start, window_end = page.window_start, page.window_end
-            upsert_events(
-                session,
-                provider.name,
-                calendar,
-                page.events,
-                now=now,
-                full_listing=page.full,
-                stats=result.stats,
-            )
+            upsert_events(session, provider, calendar, page.events, now=now, full_listing=page.full, stats=result.stats)
             mark_deleted(
-                session,
-                provider.name,
-                calendar,
-                page.deleted_ids,
-                now=now,
-                full_listing=page.full,
-                stats=result.stats,
+                session, provider, calendar, page.deleted_ids, now=now, full_listing=page.full, stats=result.stats
             )
             listed.update(e.event_id for e in page.events)
             listed.update(page.deleted_ids)
-            result.skipped += len(page.skipped)
             listed.update(s.event_id for s in page.skipped)  # unreadable is not deleted
+            result.skipped += len(page.skipped)
             if page.time_zone:
                 row.time_zone = page.time_zone
-            last = page
-        if last is None or last.cursor is None:
-            raise ProviderError(calendar, "the listing ended without a cursor")
         if last.full:
-            _sweep(session, provider.name, calendar, listed, (window_start, window_end), now, result)
+            _sweep(session, provider, calendar, listed, (last.window_start, last.window_end), now, result)
             row.last_full_sync_at = now
+        crash.hit("mid_commit")
         row.cursor = last.cursor
-        row.generation += 1
         row.last_success_at = now
         row.last_error = None
         row.last_error_kind = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -19,6 +20,7 @@ from rules.engine import Evaluation, evaluate
 from rules.model import EvaluationContext, Pause
 from sync.calendars import CalendarResult, stale_calendars, sync_calendar
 from sync.config import Settings
+from sync.crash import CrashPlan
 from sync.findings import FindingStats, record_findings
 from sync.notify.outbox import DeliveryStats, deliver_pending, enqueue_warnings
 from sync.store.db import Database
@@ -41,6 +43,9 @@ class Runtime:
     clock: Clock
     send: Send | None = None
     worker: str = "worker"
+    concurrency: int = 8
+    lease: timedelta = timedelta(minutes=2)
+    crash: CrashPlan = field(default_factory=CrashPlan)
 
 
 @dataclass
@@ -92,12 +97,26 @@ def evaluate_store(session: Session, settings: Settings, now: datetime) -> tuple
     return evaluate(load_events(session), context), context
 
 
+def sync_all(runtime: Runtime, now: datetime, only: set[str] | None = None) -> list[CalendarResult]:
+    """Sync every watched calendar (or just `only`), several at a time; one failure never stops the others."""
+    work = [(p, c) for p in runtime.providers for c in p.calendars() if only is None or c in only]
+    if not work:
+        return []
+
+    def one(item: tuple[Provider, str]) -> CalendarResult:
+        provider, calendar = item
+        return sync_calendar(
+            runtime.db, provider, calendar, now, worker=runtime.worker, lease=runtime.lease, crash=runtime.crash
+        )
+
+    with ThreadPoolExecutor(max_workers=max(1, min(runtime.concurrency, len(work))), thread_name_prefix="sync") as pool:
+        return list(pool.map(one, work))
+
+
 def run_cycle(runtime: Runtime) -> CycleReport:
     now = runtime.clock()
     report = CycleReport(started=now)
-    for provider in runtime.providers:
-        for calendar in provider.calendars():
-            report.calendars.append(sync_calendar(runtime.db, provider, calendar, now))
+    report.calendars = sync_all(runtime, now)
     settings = runtime.settings
     with runtime.db.session() as session:
         evaluation, context = evaluate_store(session, settings, now)
@@ -115,9 +134,15 @@ def run_cycle(runtime: Runtime) -> CycleReport:
             observe=settings.notify.mode == "observe",
             opt_out=frozenset(settings.notify.opt_out),
         )
+    runtime.crash.hit("after_findings")
     if runtime.send is not None:
         report.delivery = deliver_pending(
-            runtime.db, runtime.send, now, worker=runtime.worker, max_attempts=settings.notify.max_attempts
+            runtime.db,
+            runtime.send,
+            now,
+            worker=runtime.worker,
+            max_attempts=settings.notify.max_attempts,
+            crash=runtime.crash,
         )
     log.info(
         "cycle: %d calendars (%d failed), %d findings open (+%d, %d resolved), %d emails queued, %d sent",

@@ -19,6 +19,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from rules.model import FindingStatus
+from sync.crash import CrashPlan
 from sync.notify.render import message_id_for, render_warning
 from sync.store.db import Database
 from sync.store.models import FindingRow, OutboxRow
@@ -124,6 +125,7 @@ def deliver_pending(
     max_attempts: int = 8,
     rng: random.Random | None = None,
     limit: int = 10_000,
+    crash: CrashPlan | None = None,
 ) -> DeliveryStats:
     """Send what is due, one row at a time; a failure backs the row off and moves on."""
     rng = rng or random.Random()
@@ -137,6 +139,8 @@ def deliver_pending(
         except DeliveryError as exc:
             _record_failure(db, row, now, str(exc), max_attempts, rng, stats)
             continue
+        if crash is not None:
+            crash.hit("after_smtp")
         with db.session() as session:
             session.execute(
                 update(OutboxRow)
