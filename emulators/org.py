@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Protocol
@@ -107,6 +108,26 @@ class OrgPlan:
 
     def pairs(self) -> list[tuple[str, str]]:
         return [(m, r) for m in self.managers for r in self.reports[m]]
+
+    def only(self, managers: Iterable[str]) -> OrgPlan:
+        """The part of the org under these managers (for a mixed org: some on Google, some on Outlook)."""
+        wanted = set(managers)
+        keep = [m for m in self.managers if m in wanted]
+        people = {*keep, *(r for m in keep for r in self.reports[m])}
+        series = [s for s in self.series if s.organizer in people]
+        keys = {s.key for s in series}
+        return OrgPlan(
+            now=self.now,
+            domain=self.domain,
+            managers=keep,
+            reports={m: self.reports[m] for m in keep},
+            zones={p: z for p, z in self.zones.items() if p in people},
+            stories={k: v for k, v in self.stories.items() if k[0] in people},
+            series=series,
+            changes=[c for c in self.changes if c.series in keys],
+            one_offs=[o for o in self.one_offs if o.organizer in people],
+            away=[a for a in self.away if a.person in people],
+        )
 
 
 def _names(count: int, rng: random.Random, domain: str) -> list[str]:
@@ -321,3 +342,45 @@ def seed_google(target: GoogleSeedTarget, plan: OrgPlan, *, attendee_calendars: 
                 "end": _google_when(away.end, away.zone),
             },
         )
+
+
+def _ics_time(name: str, moment: datetime, zone: str) -> str:
+    return f"{name};TZID={zone}:{moment.astimezone(ZoneInfo(zone)).strftime('%Y%m%dT%H%M%S')}"
+
+
+def _ics_people(organizer: str, attendee: str, declined: bool = False) -> list[str]:
+    answer = "DECLINED" if declined else "ACCEPTED"
+    return [
+        f"ORGANIZER:mailto:{organizer}",
+        f"ATTENDEE;PARTSTAT=ACCEPTED:mailto:{organizer}",
+        f"ATTENDEE;PARTSTAT={answer}:mailto:{attendee}",
+    ]
+
+
+def plan_to_ics(plan: OrgPlan, manager: str) -> bytes:
+    """One manager's calendar as a published ICS feed (as Google's "secret address" exports it):
+    series with RRULE, deleted instances as EXDATE, moves and declines as RECURRENCE-ID overrides."""
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//oneonone//demo org//EN", "CALSCALE:GREGORIAN"]
+    lines += [f"X-WR-CALNAME:{manager}", f"X-WR-TIMEZONE:{plan.zones[manager]}"]
+    stamp = "DTSTAMP:" + plan.now.strftime("%Y%m%dT%H%M%SZ")
+    for series in (s for s in plan.series if s.organizer == manager):
+        length = timedelta(minutes=series.duration_minutes)
+        changes = [c for c in plan.changes if c.series == series.key]
+        exdates = [f"EXDATE:{c.original_start.astimezone(UTC):%Y%m%dT%H%M%SZ}" for c in changes if c.action == "cancel"]
+        lines += ["BEGIN:VEVENT", f"UID:{series.key}@oneonone.demo", stamp, f"SUMMARY:{series.title}"]
+        lines += [_ics_time("DTSTART", series.first_start, series.zone)]
+        lines += [_ics_time("DTEND", series.first_start + length, series.zone), _rrule(series), *exdates]
+        lines += [*_ics_people(manager, series.attendee), "END:VEVENT"]
+        for change in (c for c in changes if c.action in ("move", "decline")):
+            start = change.new_start or change.original_start
+            lines += ["BEGIN:VEVENT", f"UID:{series.key}@oneonone.demo", stamp, f"SUMMARY:{series.title}"]
+            lines += [_ics_time("RECURRENCE-ID", change.original_start, series.zone)]
+            lines += [_ics_time("DTSTART", start, series.zone), _ics_time("DTEND", start + length, series.zone)]
+            lines += [*_ics_people(manager, series.attendee, declined=change.action == "decline"), "END:VEVENT"]
+    for one_off in (o for o in plan.one_offs if o.organizer == manager):
+        end = one_off.start + timedelta(minutes=one_off.duration_minutes)
+        lines += ["BEGIN:VEVENT", f"UID:{one_off.key}@oneonone.demo", stamp, f"SUMMARY:{one_off.title}"]
+        lines += [_ics_time("DTSTART", one_off.start, one_off.zone), _ics_time("DTEND", end, one_off.zone)]
+        lines += [*_ics_people(manager, one_off.attendee), "END:VEVENT"]
+    lines.append("END:VCALENDAR")
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8")

@@ -90,6 +90,54 @@ class PermanentError(ProviderError):
     kind = "permanent"
 
 
+class PreconditionFailed(ProviderError):
+    """A conditional write lost a race (HTTP 412): someone changed the event since we read it."""
+
+    kind = "precondition"
+
+
+@dataclass(frozen=True)
+class AgendaLink:
+    """The agenda link to put on an event: where it points, what it says, and how it is tagged.
+
+    `replaces` lists earlier URLs of the same pair (after `agenda rotate`): they are swapped for
+    `url` in place rather than appended again.
+    """
+
+    url: str
+    title: str  # "1:1 agenda — Alice / Bob" (plain text; writers escape it)
+    marker: str  # the pair's page id, written to the provider's private tag
+    replaces: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EventText:
+    """What a writer needs to know about an event before changing it."""
+
+    calendar: str
+    event_id: str
+    etag: str | None
+    text: str  # Google `description` / Graph `body.content` (HTML)
+    marker: str | None  # our private tag's value, if present
+    attachments: Sequence[dict[str, object]] = ()  # Google only: kept as they are
+
+
+class AgendaWriter(Protocol):
+    """Optional write side of a provider: put the agenda link on one event, conditionally.
+
+    `attach_agenda` sends the whole new text with `If-Match: current.etag` and raises
+    `PreconditionFailed` on 412; the caller re-reads and tries again.
+    """
+
+    name: str
+
+    def read_event(self, calendar: str, event_id: str) -> EventText: ...
+
+    def attach_agenda(self, current: EventText, link: AgendaLink) -> str | None:
+        """Write `link` onto the event read as `current`; returns the new etag."""
+        ...
+
+
 class Provider(Protocol):
     """A calendar system oneonone can watch."""
 

@@ -36,6 +36,7 @@ from providers.base import (
     ChangePage,
     CursorExpired,
     PermanentError,
+    PreconditionFailed,
     ProviderError,
     RateLimited,
     SkippedItem,
@@ -217,6 +218,8 @@ def classify_http_error(calendar: str, exc: HttpError) -> ProviderError:
         if reason == "deleted":
             return PermanentError(calendar, text)
         return CursorExpired(calendar, text)
+    if status == 412:
+        return PreconditionFailed(calendar, text)
     if status == 429 or (status == 403 and reason in _RATE_REASONS):
         return RateLimited(calendar, text, retry_after=_retry_after(exc))
     if status == 403 and reason in _QUOTA_REASONS:

@@ -125,6 +125,34 @@ def stood_at(entry: Attendee, source: CalendarEvent, start: datetime) -> bool:
     return not known
 
 
+def deleted_at(master: CalendarEvent) -> datetime | None:
+    """When a cancelled master was deleted: seen happening, else the provider's stamp.
+
+    With no time at all its slots are dropped (epoch): no evidence they ever stood.
+    """
+    if not master.is_cancelled:
+        return None
+    sighting = master.sighting
+    if sighting is not None and not sighting.by_full_listing:
+        return sighting.changed_at
+    if master.updated is not None:
+        return master.updated
+    return sighting.changed_at if sighting is not None else epoch()
+
+
+def cascaded(master: CalendarEvent, exception: CalendarEvent) -> bool:
+    """An occurrence cancelled with (or after) its series' deletion went with the series.
+
+    Providers cancel every exception of a deleted series; those slots were not cancelled one by
+    one — the ones before the deletion stood — so they must not read as cancellations.
+    """
+    if master.kind is not EventKind.MASTER or not master.is_cancelled:
+        return False
+    gone = deleted_at(master)
+    seen = exception.sighting.changed_at if exception.sighting is not None else None
+    return gone is None or seen is None or seen >= gone
+
+
 def decide(
     copies: Sequence[Copy],
     judge: Judge,
@@ -143,6 +171,8 @@ def decide(
     # A deleted master ends its series at the deletion (the caller drops later slots); the
     # slots before it stood.
     cancelled = occurrence.is_cancelled and occurrence.kind is not EventKind.MASTER
+    if cancelled and decisive.exception is not None and cascaded(decisive.event, decisive.exception):
+        cancelled = False
     if cancelled or (excluded and decisive.exception is None):
         return _lost(series_key, original_start, length, "cancelled", organizer, occurrence, judge, titled)
     start, end = original_start, original_start + length

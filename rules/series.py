@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from rules.copies import Canonical, Copy, Judge, Slot, decide, rank
+from rules.copies import Canonical, Copy, Judge, Slot, decide, deleted_at, rank
 from rules.model import CalendarEvent, epoch
 from rules.recurrence import Expansion, expand, span
 
@@ -51,21 +51,6 @@ class Series:
 
     def live_at(self, moment: datetime) -> bool:
         return self.deleted_at is None or moment < self.deleted_at
-
-
-def deleted_at(master: CalendarEvent) -> datetime | None:
-    """When a cancelled master was deleted: seen happening, else the provider's stamp.
-
-    With no time at all its slots are dropped (epoch): no evidence they ever stood.
-    """
-    if not master.is_cancelled:
-        return None
-    sighting = master.sighting
-    if sighting is not None and not sighting.by_full_listing:
-        return sighting.changed_at
-    if master.updated is not None:
-        return master.updated
-    return sighting.changed_at if sighting is not None else epoch()
 
 
 def _groups(copies: Sequence[SeriesCopy]) -> list[list[SeriesCopy]]:

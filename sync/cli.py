@@ -6,26 +6,26 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from types import FrameType
 
-import schedule
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from sync.agenda.cli import add_commands as add_agenda_commands
 from sync.config import ConfigError, Settings, load_settings, permission_warnings
+from sync.crash import CrashPlan
 from sync.cycle import CycleReport, run_cycle
+from sync.daemon import AlreadyRunning, Daemon, sqlite_single_writer_lock
 from sync.findings import finding_as_dict, finding_rows
 from sync.logs import configure_logging
 from sync.runtime import build_runtime
 from sync.store.db import Database
 from sync.store.models import PauseRow
+from sync.web import serve as serve_web
 
 log = logging.getLogger("oneonone")
 
@@ -75,7 +75,7 @@ def print_cycle(report: CycleReport, console: Console) -> None:
 
 
 def cmd_sync(args: argparse.Namespace, console: Console) -> int:
-    runtime = build_runtime(_load(args))
+    runtime = build_runtime(_load(args), crash=CrashPlan.from_env(os.environ.get("ONEONONE_CRASH_AT")))
     report = run_cycle(runtime)
     print_cycle(report, console)
     return 1 if report.calendars and not any(c.ok for c in report.calendars) else 0
@@ -83,23 +83,23 @@ def cmd_sync(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     settings = _load(args)
-    runtime = build_runtime(settings)
-    stop = threading.Event()
-
-    def _stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("received signal %d; finishing the current step and stopping", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    scheduler = schedule.Scheduler()
-    scheduler.every(settings.poll_interval_seconds).seconds.do(lambda: print_cycle(run_cycle(runtime), console))
-    print_cycle(run_cycle(runtime), console)
-    while not stop.is_set():
-        scheduler.run_pending()
-        stop.wait(timeout=min(1.0, max(scheduler.idle_seconds or 1.0, 0.05)))
-    runtime.db.dispose()
-    return 0
+    try:
+        lock = sqlite_single_writer_lock(settings.resolved_database_url())
+    except AlreadyRunning as exc:
+        sys.stderr.write(f"oneonone: {exc}\n")
+        return 1
+    runtime = build_runtime(settings, crash=CrashPlan.from_env(os.environ.get("ONEONONE_CRASH_AT")))
+    daemon = Daemon(runtime, on_cycle=lambda report: print_cycle(report, console))
+    daemon.install_signal_handlers()
+    web = serve_web(runtime)  # the 1:1 agenda pages, on web.bind
+    try:
+        return daemon.run()
+    finally:
+        if web is not None:
+            web.stop()
+        runtime.db.dispose()
+        if lock is not None:
+            lock.close()
 
 
 def findings_table(rows: Sequence[dict[str, object]], title: str = "Findings") -> Table:
@@ -182,6 +182,7 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--dir", default=".demo", help="where the demo keeps its database and mail")
     d.add_argument("--interval", type=float, default=10.0, help="seconds between demo cycles")
     d.set_defaults(func=cmd_demo)
+    add_agenda_commands(sub, _load)
     return p
 
 

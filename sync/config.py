@@ -83,6 +83,128 @@ class GoogleSettings(_Model):
         return self
 
 
+class OutlookSettings(_Model):
+    """Microsoft 365 through Graph: an Entra ID app with application permissions (see the README)."""
+
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret_env: str | None = None  # name of an environment variable holding the client secret
+    certificate_file: Path | None = None  # or a PEM holding the private key and the certificate
+    mailboxes: tuple[str, ...] = ()
+    authority: str = "https://login.microsoftonline.com"
+    graph_endpoint: str = "https://graph.microsoft.com/v1.0"
+    ca_bundle: Path | None = None  # a CA bundle for TLS to the authority and Graph (a proxy, an emulator)
+    page_size: int = Field(100, ge=1, le=1000)
+    timeout_seconds: float = Field(30, gt=0)
+    rebase_days: float = Field(3, gt=0)  # start a new delta round (a new window) this often
+
+    @field_validator("mailboxes")
+    @classmethod
+    def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if "@" not in item:
+                raise ValueError(f"{item!r} is not an email address")
+        return tuple(normalize_email(v) for v in value)
+
+    @field_validator("authority", "graph_endpoint")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if not value.startswith("https://"):
+            raise ValueError(f"{value!r} must be an https:// URL (msal and Graph accept nothing else)")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _app(self) -> OutlookSettings:
+        if self.mailboxes and not self.configured:
+            raise ValueError("mailboxes are listed but outlook.tenant_id and outlook.client_id are not both set")
+        if self.configured and bool(self.client_secret_env) == bool(self.certificate_file):
+            raise ValueError("set exactly one of outlook.client_secret_env and outlook.certificate_file")
+        return self
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.tenant_id and self.client_id)
+
+    def client_secret(self) -> SecretStr | None:
+        return _read_secret(self.client_secret_env, None, "outlook.client_secret_env")
+
+
+def _email(value: str) -> str:
+    if "@" not in value:
+        raise ValueError(f"{value!r} is not an email address")
+    return normalize_email(value)
+
+
+class IcsFeedSettings(_Model):
+    """One ICS feed: whose calendar it is, and a URL (http, https, webcal, file) or a local path."""
+
+    owner: str
+    url: str | None = None
+    path: Path | None = None
+    name: str | None = None  # how logs name the feed instead of its (often secret) URL
+
+    @field_validator("owner")
+    @classmethod
+    def _owner(cls, value: str) -> str:
+        return _email(value)
+
+    @model_validator(mode="after")
+    def _source(self) -> IcsFeedSettings:
+        if bool(self.url) == bool(self.path):
+            raise ValueError("set exactly one of url and path")
+        if self.url and not self.url.lower().startswith(("http://", "https://", "webcal://", "file:")):
+            raise ValueError(f"url {self.url.split('?')[0]!r} must be http(s)://, webcal:// or file:")
+        return self
+
+
+class IcsSettings(_Model):
+    """Read-only calendars published as ICS feeds (one feed per owner)."""
+
+    feeds: tuple[IcsFeedSettings, ...] = ()
+    timeout_seconds: float = Field(30, gt=0)
+
+    @model_validator(mode="after")
+    def _one_per_owner(self) -> IcsSettings:
+        owners = [feed.owner for feed in self.feeds]
+        twice = sorted({owner for owner in owners if owners.count(owner) > 1})
+        if twice:
+            raise ValueError(f"one feed per owner: {', '.join(twice)} listed more than once")
+        return self
+
+
+class CalDavCalendarSettings(_Model):
+    owner: str
+    url: str  # the calendar collection, e.g. https://dav.example.com/alice/calendar/
+
+    @field_validator("owner")
+    @classmethod
+    def _owner(cls, value: str) -> str:
+        return _email(value)
+
+
+class CalDavSettings(_Model):
+    """A CalDAV server (read-write: the agenda link is written back into events)."""
+
+    url: str | None = None  # the server's root URL
+    username: str | None = None
+    password_env: str | None = None
+    password_file: Path | None = None
+    calendars: tuple[CalDavCalendarSettings, ...] = ()
+    timeout_seconds: float = Field(30, gt=0)
+
+    @model_validator(mode="after")
+    def _server(self) -> CalDavSettings:
+        if self.calendars and not self.url:
+            raise ValueError("calendars are listed but caldav.url is not set")
+        owners = [c.owner for c in self.calendars]
+        if len(set(owners)) != len(owners):
+            raise ValueError("one CalDAV calendar per owner")
+        return self
+
+    def password(self) -> SecretStr | None:
+        return _read_secret(self.password_env, self.password_file, "caldav.password")
+
+
 class SmtpSettings(_Model):
     host: str = "localhost"
     port: int = Field(25, ge=1, le=65535)
@@ -102,6 +224,7 @@ class SmtpSettings(_Model):
 class NotifySettings(_Model):
     mode: Literal["send", "observe"] = "send"
     via: Literal["smtp", "graph"] = "smtp"
+    graph_sender: str | None = None  # via graph: the mailbox that sends (needs Mail.Send), e.g. oneonone@example.com
     opt_out: tuple[str, ...] = ()
     lookback_days: int = Field(7, ge=0)
     max_attempts: int = Field(8, ge=1)
@@ -140,20 +263,114 @@ class RulesSettings(_Model):
     horizon_days: int = Field(35, ge=1)
 
 
+class WebSettings(_Model):
+    """The daemon's small web server: the 1:1 agenda pages (and, later, health endpoints)."""
+
+    bind: str = "127.0.0.1:8080"  # host:port to listen on; port 0 picks a free one
+    base_url: str = "http://127.0.0.1:8080"  # how people reach it (behind a proxy: the public https URL)
+    session_secret_env: str | None = None
+    session_secret_file: Path | None = None  # unset: a secret is generated once and kept in the database
+
+    @field_validator("bind")
+    @classmethod
+    def _bind(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"{value!r} is not host:port")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _base(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} must start with http:// or https://")
+        return value.rstrip("/")
+
+    def session_secret(self) -> SecretStr | None:
+        return _read_secret(self.session_secret_env, self.session_secret_file, "web.session_secret")
+
+
+class OidcSettings(_Model):
+    """Sign-in through the company's identity provider instead of emailed links (not implemented yet)."""
+
+    provider: Literal["google", "entra"] | None = None
+    client_id: str | None = None
+    client_secret_env: str | None = None
+    client_secret_file: Path | None = None
+    tenant: str | None = None  # Entra ID tenant id
+
+    @model_validator(mode="after")
+    def _complete(self) -> OidcSettings:
+        if self.provider is not None:
+            raise ValueError("OIDC sign-in is not supported yet; leave agenda.oidc.provider null (emailed links)")
+        return self
+
+
+class AgendaSettings(_Model):
+    """The living 1:1 page per pair, the link on every 1:1 and the nudges."""
+
+    # Write the link into 1:1 events: true | false, or per provider, e.g. {google: true, outlook: false}.
+    attach: bool | dict[str, bool] = True
+    opt_out_calendars: tuple[str, ...] = ()  # organizers whose events are never written to
+    readd_removed: bool = False  # re-add a link that a person deleted from the event
+    retention_days: int | None = Field(730, ge=1)  # notes older than this are deleted; null keeps them
+    backend: Literal["database", "markdown"] = "database"
+    markdown_dir: Path | None = None  # backend markdown: one file per pair, written here
+    new_pair_days: int = Field(30, ge=0)  # a directory start date this recent makes a pair new
+    nudges: bool = True  # false: no nudge emails and no agenda-not-prepared findings
+    agenda_nudge_hours: int = Field(24, ge=0)  # remind the report this long before, with no talking point
+    notes_nudge_hours: int = Field(2, ge=0)  # remind the manager this long after, with no notes
+    signin_link_minutes: int = Field(15, ge=1, le=24 * 60)
+    session_days: int = Field(30, ge=1)
+    oidc: OidcSettings = Field(default_factory=lambda: OidcSettings())
+
+    @field_validator("opt_out_calendars")
+    @classmethod
+    def _lower(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(normalize_email(v) for v in value)
+
+    @model_validator(mode="after")
+    def _markdown(self) -> AgendaSettings:
+        if self.backend == "markdown" and self.markdown_dir is None:
+            raise ValueError("backend markdown needs markdown_dir")
+        return self
+
+    def attach_for(self, provider: str) -> bool:
+        if isinstance(self.attach, bool):
+            return self.attach
+        return self.attach.get(provider, False)
+
+
 class Settings(_Model):
     database_url: str | None = None
     poll_interval_seconds: int = Field(300, ge=5)
+    concurrency: int = Field(8, ge=1, le=64)
+    lease_seconds: int = Field(120, ge=10)
     time_zone: str = "UTC"
     google: GoogleSettings = Field(default_factory=GoogleSettings)
+    outlook: OutlookSettings = Field(default_factory=lambda: OutlookSettings())
+    ics: IcsSettings = Field(default_factory=lambda: IcsSettings())
+    caldav: CalDavSettings = Field(default_factory=lambda: CalDavSettings())
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     notify: NotifySettings = Field(default_factory=lambda: NotifySettings())
     directory: DirectorySettings = Field(default_factory=DirectorySettings)
     rules: RulesSettings = Field(default_factory=lambda: RulesSettings())
+    web: WebSettings = Field(default_factory=lambda: WebSettings())
+    agenda: AgendaSettings = Field(default_factory=lambda: AgendaSettings())
 
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, value: str) -> str:
         return _check_zone(value)
+
+    @model_validator(mode="after")
+    def _graph_mail(self) -> Settings:
+        if self.notify.via == "graph":
+            if not self.notify.graph_sender or "@" not in self.notify.graph_sender:
+                raise ValueError("notify.via is graph but notify.graph_sender (the sending mailbox) is not set")
+            if not self.outlook.configured:
+                raise ValueError("notify.via is graph but outlook.tenant_id and outlook.client_id are not set")
+        return self
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -283,7 +500,21 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     )
     directory = settings.directory.model_copy(update={"file": fix(settings.directory.file)})
     smtp = settings.smtp.model_copy(update={"password_file": fix(settings.smtp.password_file)})
-    return settings.model_copy(update={"google": google, "directory": directory, "smtp": smtp})
+    outlook = settings.outlook.model_copy(
+        update={
+            "certificate_file": fix(settings.outlook.certificate_file),
+            "ca_bundle": fix(settings.outlook.ca_bundle),
+        }
+    )
+    settings = settings.model_copy(update={"outlook": outlook})
+    feeds = tuple(feed.model_copy(update={"path": fix(feed.path)}) for feed in settings.ics.feeds)
+    caldav = settings.caldav.model_copy(update={"password_file": fix(settings.caldav.password_file)})
+    settings = settings.model_copy(update={"ics": settings.ics.model_copy(update={"feeds": feeds}), "caldav": caldav})
+    web = settings.web.model_copy(update={"session_secret_file": fix(settings.web.session_secret_file)})
+    agenda = settings.agenda.model_copy(update={"markdown_dir": fix(settings.agenda.markdown_dir)})
+    return settings.model_copy(
+        update={"google": google, "directory": directory, "smtp": smtp, "web": web, "agenda": agenda}
+    )
 
 
 def permission_warnings(path: Path) -> list[str]:

@@ -7,6 +7,7 @@ is idempotent on its own: a crash anywhere is repaired by running the next cycle
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -15,15 +16,19 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from providers.base import Provider
+from providers.base import AgendaWriter, Provider
 from rules.engine import Evaluation, evaluate
 from rules.model import EvaluationContext, Pause
+from sync.agenda.step import prepare as prepare_agenda
+from sync.agenda.step import write_links, write_markdown
+from sync.agenda.writeback import WritebackReport
 from sync.calendars import CalendarResult, stale_calendars, sync_calendar
 from sync.config import Settings
 from sync.crash import CrashPlan
 from sync.findings import FindingStats, record_findings
+from sync.metrics import Metrics
 from sync.notify.outbox import DeliveryStats, deliver_pending, enqueue_warnings
-from sync.store.db import Database
+from sync.store.db import Database, pid_alive, release_dead_local_workers
 from sync.store.events import load_events
 from sync.store.models import CalendarRow, OutboxRow, PairSeenRow, PauseRow
 
@@ -46,6 +51,9 @@ class Runtime:
     concurrency: int = 8
     lease: timedelta = timedelta(minutes=2)
     crash: CrashPlan = field(default_factory=CrashPlan)
+    # Providers that can write the agenda link, by provider name (see providers/*_writeback.py).
+    writers: dict[str, AgendaWriter] = field(default_factory=dict)
+    metrics: Metrics | None = None
 
 
 @dataclass
@@ -56,6 +64,8 @@ class CycleReport:
     open_findings: int = 0
     queued: int = 0
     delivery: DeliveryStats = field(default_factory=DeliveryStats)
+    agenda: WritebackReport = field(default_factory=WritebackReport)
+    nudges: int = 0
 
     @property
     def failed_calendars(self) -> list[CalendarResult]:
@@ -97,14 +107,37 @@ def evaluate_store(session: Session, settings: Settings, now: datetime) -> tuple
     return evaluate(load_events(session), context), context
 
 
-def sync_all(runtime: Runtime, now: datetime, only: set[str] | None = None) -> list[CalendarResult]:
-    """Sync every watched calendar (or just `only`), several at a time; one failure never stops the others."""
+def _count(runtime: Runtime, report: CycleReport, requests_before: dict[str, int]) -> None:
+    metrics = runtime.metrics
+    assert metrics is not None
+    for result in report.calendars:
+        outcome = "ok" if result.ok and result.error_kind is None else (result.error_kind or "error")
+        metrics.syncs.labels(result.provider, outcome).inc()
+        if not result.ok and result.error_kind:
+            metrics.errors.labels(result.error_kind).inc()
+        if result.skipped:
+            metrics.skipped_items.labels(result.provider).inc(result.skipped)
+    for provider in runtime.providers:
+        made = getattr(provider, "requests_made", 0) - requests_before.get(provider.name, 0)
+        if made > 0:
+            metrics.api_requests.labels(provider.name).inc(made)
+
+
+def sync_all(
+    runtime: Runtime, now: datetime, only: set[str] | None = None, stop: threading.Event | None = None
+) -> list[CalendarResult]:
+    """Sync every watched calendar (or just `only`), several at a time; one failure never stops the others.
+
+    Once `stop` is set, calendars not yet started are skipped; those in flight finish.
+    """
     work = [(p, c) for p in runtime.providers for c in p.calendars() if only is None or c in only]
     if not work:
         return []
 
     def one(item: tuple[Provider, str]) -> CalendarResult:
         provider, calendar = item
+        if stop is not None and stop.is_set():
+            return CalendarResult(provider=provider.name, calendar=calendar, ok=True, error_kind="stopping")
         return sync_calendar(
             runtime.db, provider, calendar, now, worker=runtime.worker, lease=runtime.lease, crash=runtime.crash
         )
@@ -113,18 +146,28 @@ def sync_all(runtime: Runtime, now: datetime, only: set[str] | None = None) -> l
         return list(pool.map(one, work))
 
 
-def run_cycle(runtime: Runtime) -> CycleReport:
+def run_cycle(runtime: Runtime, *, only: set[str] | None = None, stop: threading.Event | None = None) -> CycleReport:
     now = runtime.clock()
     report = CycleReport(started=now)
-    report.calendars = sync_all(runtime, now)
+    release_dead_local_workers(runtime.db, runtime.worker.partition(":")[0], pid_alive)
+    requests_before = {p.name: getattr(p, "requests_made", 0) for p in runtime.providers}
+    report.calendars = sync_all(runtime, now, only, stop)
+    if runtime.metrics is not None:
+        _count(runtime, report, requests_before)
     settings = runtime.settings
     with runtime.db.session() as session:
-        evaluation, context = evaluate_store(session, settings, now)
+        context = evaluation_context(session, settings, now)
+        events = load_events(session)
+        evaluation = evaluate(events, context)
         remember_pairs(session, context, evaluation)
+        # The agenda: pages, nudges (queued in this transaction) and `agenda-not-prepared` findings.
+        agenda = prepare_agenda(session, settings, context, events, now)
+        findings = (*evaluation.findings, *agenda.findings)
         report.findings = record_findings(
-            session, evaluation.findings, evaluation.judged_pairs, now, judged_since=evaluation.judged_since
+            session, findings, evaluation.judged_pairs | agenda.judged_pairs, now, judged_since=evaluation.judged_since
         )
-        report.open_findings = len(evaluation.findings)
+        report.open_findings = len(findings)
+        report.nudges = agenda.nudges
         report.queued = enqueue_warnings(
             session,
             now,
@@ -135,6 +178,8 @@ def run_cycle(runtime: Runtime) -> CycleReport:
             opt_out=frozenset(settings.notify.opt_out),
         )
     runtime.crash.hit("after_findings")
+    write_markdown(agenda)
+    report.agenda = write_links(runtime.db, settings, runtime.writers, agenda.targets, now, crash=runtime.crash.hit)
     if runtime.send is not None:
         report.delivery = deliver_pending(
             runtime.db,
@@ -144,6 +189,11 @@ def run_cycle(runtime: Runtime) -> CycleReport:
             max_attempts=settings.notify.max_attempts,
             crash=runtime.crash,
         )
+    if runtime.metrics is not None:
+        runtime.metrics.emails.labels("sent").inc(report.delivery.sent)
+        runtime.metrics.emails.labels("failed").inc(report.delivery.failed)
+        runtime.metrics.emails.labels("deferred").inc(report.delivery.deferred)
+        runtime.metrics.cycles.inc()
     log.info(
         "cycle: %d calendars (%d failed), %d findings open (+%d, %d resolved), %d emails queued, %d sent",
         len(report.calendars),

@@ -1,8 +1,9 @@
 """`oneonone demo`: the whole daemon on an embedded default, nothing to configure.
 
-Starts the Google Calendar emulator seeded with a realistic org, a local SMTP server that keeps
-what it receives as .eml files, and the daemon itself against a SQLite file, then runs cycles
-and shows what it found. Everything lives under one folder (default `.demo/`).
+Starts the Google Calendar and Microsoft Graph emulators seeded with a realistic mixed org (every
+third manager on Outlook, the others on Google), a local SMTP server that keeps what it receives
+as .eml files, and the daemon itself against a SQLite file, then runs cycles and shows what it
+found. Everything lives under one folder (default `.demo/`).
 """
 
 from __future__ import annotations
@@ -21,16 +22,78 @@ from rich.console import Console
 from rich.table import Table
 
 from emulators.google import GoogleCalendarEmulator
-from emulators.org import OrgPlan, google_instance_id, plan_org, seed_google
+from emulators.graph import GraphEmulator
+from emulators.ics_feed import IcsFeedServer
+from emulators.org import OrgPlan, google_instance_id, plan_org, plan_to_ics, seed_google
+from emulators.org_graph import seed_graph
 from emulators.smtp import MailSink
+from sync.agenda.admin import status
 from sync.cli import print_cycle
 from sync.config import parse_settings
-from sync.cycle import run_cycle
+from sync.cycle import Runtime, run_cycle
 from sync.findings import finding_as_dict, finding_rows
 from sync.runtime import build_runtime
+from sync.web import WebServer, agenda_deps, create_app
+
+DEMO_APP, DEMO_SECRET_ENV = "oneonone-demo", "ONEONONE_DEMO_GRAPH_SECRET"
 
 
-def demo_config(folder: Path, emulator: GoogleCalendarEmulator, smtp_port: int, plan: OrgPlan) -> dict[str, Any]:
+def outlook_managers(plan: OrgPlan) -> list[str]:
+    """Every third manager keeps their calendar in Outlook: the demo org is mixed."""
+    return plan.managers[2::3]
+
+
+def ics_managers(plan: OrgPlan) -> list[str]:
+    """One more manager publishes their calendar only as an ICS feed (read-only)."""
+    return [m for m in plan.managers if m not in outlook_managers(plan)][-1:]
+
+
+def _start_feeds(plan: OrgPlan) -> tuple[IcsFeedServer, list[dict[str, str]]]:
+    feeds = IcsFeedServer()
+    feeds.start()
+    config = []
+    for manager in ics_managers(plan):
+        path = f"calendars/{manager.split('@')[0]}/basic.ics"
+        feeds.publish(path, plan_to_ics(plan, manager))
+        config.append({"owner": manager, "url": feeds.url(path), "name": f"{manager} (published feed)"})
+    return feeds, config
+
+
+def _outlook_config(graph: GraphEmulator, mailboxes: list[str]) -> dict[str, Any]:
+    return {
+        "tenant_id": graph.tenant_id,
+        "client_id": DEMO_APP,
+        "client_secret_env": DEMO_SECRET_ENV,
+        "mailboxes": mailboxes,
+        "authority": graph.base_url,
+        "graph_endpoint": graph.graph_endpoint,
+        "ca_bundle": str(graph.ca_pem.resolve()),
+    }
+
+
+def _start_graph(folder: Path, plan: OrgPlan) -> GraphEmulator:
+    """The Graph emulator with its own test CA, the demo app, and the Outlook managers' part of the org.
+
+    Graph stamps answers with their time, so the plan is replayed on a clock from before its changes.
+    """
+    clock: list[datetime | None] = [plan.now - timedelta(weeks=11)]
+    graph = GraphEmulator(clock=lambda: clock[0] or datetime.now(UTC), ca_dir=folder / "graph-ca")
+    graph.start()
+    secret = os.environ.setdefault(DEMO_SECRET_ENV, os.urandom(12).hex())
+    graph.add_app(DEMO_APP, secret)
+    seed_graph(graph, plan, managers=outlook_managers(plan))
+    clock[0] = None
+    return graph
+
+
+def demo_config(
+    folder: Path,
+    emulator: GoogleCalendarEmulator,
+    smtp_port: int,
+    plan: OrgPlan,
+    graph: GraphEmulator | None = None,
+    ics_feeds: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
     key_file = folder / "google-service-account.json"
     key_file.write_text(json.dumps(emulator.service_account_info(), indent=2), encoding="utf-8")
     key_file.chmod(0o600)
@@ -42,8 +105,14 @@ def demo_config(folder: Path, emulator: GoogleCalendarEmulator, smtp_port: int, 
         "google": {
             "api_endpoint": emulator.api_endpoint,
             "service_account_file": str(key_file.resolve()),
-            "calendars": list(plan.managers),
+            "calendars": [
+                m
+                for m in plan.managers
+                if (graph is None or m not in outlook_managers(plan)) and m not in [f["owner"] for f in ics_feeds or []]
+            ],
         },
+        **({"ics": {"feeds": ics_feeds}} if ics_feeds else {}),
+        **({"outlook": _outlook_config(graph, outlook_managers(plan))} if graph is not None else {}),
         "smtp": {"host": "127.0.0.1", "port": smtp_port, "security": "none", "from": "oneonone@example.com"},
         "notify": {"mode": "send"},
         "directory": {
@@ -75,12 +144,26 @@ def _live_change(emulator: GoogleCalendarEmulator, plan: OrgPlan, now: datetime)
     for series in plan.series:
         if plan.stories.get((series.organizer, series.attendee)) != "healthy-weekly":
             continue
+        if series.organizer in outlook_managers(plan) or series.organizer in ics_managers(plan):
+            continue  # on the Graph emulator, or a feed
         slot = series.first_start
         while slot.astimezone(UTC) < now + timedelta(days=2):
             slot = (slot.replace(tzinfo=None) + timedelta(weeks=1)).replace(tzinfo=slot.tzinfo)
         emulator.delete_event(series.organizer, google_instance_id(series.key, slot))
         return f"{series.organizer} cancelled the 1:1 with {series.attendee} on {slot:%a %d %b %H:%M}"
     return None
+
+
+def _print_agenda_hint(runtime: Runtime, console: Console, folder: Path) -> None:
+    """One pair's agenda page, and how to sign in to it (the link arrives in the demo's mail folder)."""
+    pages = status(runtime)
+    if not pages:
+        return
+    pair = pages[0]
+    console.print(
+        f"1:1 agenda of {pair.manager} / {pair.report}: [bold]{pair.url}[/bold] (linked from their 1:1 events). "
+        f"Sign in with {pair.report}: the sign-in link lands in {folder / 'mail'}."
+    )
 
 
 def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) -> int:
@@ -98,13 +181,20 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
     sink = MailSink(folder / "mail")
     stop = threading.Event()
     emulator.start()
+    graph: GraphEmulator | None = None
+    feeds: IcsFeedServer | None = None
+    web = WebServer("127.0.0.1:0")  # the agenda pages; bound first so the links carry its URL
     try:
-        seed_google(emulator, plan)
+        seed_google(emulator, plan.only(m for m in plan.managers if m not in outlook_managers(plan)))
+        feeds, ics_feeds = _start_feeds(plan)
+        graph = _start_graph(folder, plan)
         _, smtp_port = sink.start()
-        config = demo_config(folder, emulator, smtp_port, plan)
+        config = demo_config(folder, emulator, smtp_port, plan, graph, ics_feeds)
+        config["web"] = {"bind": f"127.0.0.1:{web.port}", "base_url": web.url}
         (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         settings = parse_settings(config, origin="demo config")
         runtime = build_runtime(settings)
+        web.mount(create_app(agenda_deps(runtime))).start()
         stories = Counter(plan.stories.values())
         console.rule("[bold]oneonone demo")
         console.print(
@@ -112,6 +202,12 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
             f"{len(plan.series)} 1:1 series; stories: {', '.join(f'{k} x{v}' for k, v in sorted(stories.items()))}"
         )
         console.print(f"Google Calendar emulator: {emulator.api_endpoint}")
+        console.print(
+            f"Microsoft Graph emulator: {graph.graph_endpoint} (Outlook managers: {', '.join(outlook_managers(plan))})"
+        )
+        console.print(
+            f"ICS feed server: {', '.join(f['url'] for f in ics_feeds)} (read-only: {', '.join(ics_managers(plan))})"
+        )
         console.print(f"SMTP server: 127.0.0.1:{smtp_port}; emails are saved in [bold]{folder / 'mail'}[/bold]")
         console.print(
             f"Config written to {folder / 'config.yaml'} (try: oneonone --config {folder / 'config.yaml'} findings)"
@@ -129,6 +225,7 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
             if cycles and cycle >= cycles:
                 break
             if cycle == 1:
+                _print_agenda_hint(runtime, console, folder)
                 change = _live_change(emulator, plan, runtime.clock())
                 if change:
                     console.print(f"[yellow]Meanwhile:[/yellow] {change}")
@@ -137,6 +234,11 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
     except KeyboardInterrupt:
         console.print("\nStopping.")
     finally:
+        web.stop()
         sink.stop()
         emulator.stop()
+        if graph is not None:
+            graph.stop()
+        if feeds is not None:
+            feeds.stop()
     return 0

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from providers.base import Provider
+from providers.caldav import CalDavProvider
 from providers.google import (
     GoogleCalendarProvider,
     oauth_user_credentials,
     service_account_credentials,
 )
+from providers.ics import IcsFeed, IcsFeedProvider
+from providers.outlook import OutlookProvider
+from providers.outlook_http import GraphClient, certificate_credential
+from sync.agenda.writers import agenda_writers
 from sync.config import ConfigError, Settings
+from sync.crash import CrashPlan
 from sync.cycle import Runtime, Send
+from sync.metrics import Metrics
+from sync.notify.graph_mail import GraphMailer
 from sync.notify.smtp import SmtpMailer
 from sync.store.db import Database
 
@@ -53,10 +61,88 @@ def build_providers(settings: Settings) -> list[Provider]:
                 timeout=google.timeout_seconds,
             )
         )
+    outlook = settings.outlook
+    if outlook.mailboxes:
+        providers.append(
+            OutlookProvider(
+                client=build_graph_client(settings),
+                watched=outlook.mailboxes,
+                page_size=outlook.page_size,
+                rebase_days=outlook.rebase_days,
+            )
+        )
+    providers.extend(build_feed_providers(settings))
     return providers
 
 
+def build_feed_providers(settings: Settings) -> list[Provider]:
+    """ICS feeds (read-only) and CalDAV calendars (read-write)."""
+    providers: list[Provider] = []
+    if settings.ics.feeds:
+        feeds = [IcsFeed(owner=f.owner, url=f.url, path=f.path, name=f.name) for f in settings.ics.feeds]
+        providers.append(
+            IcsFeedProvider(
+                feeds=feeds,
+                timeout=settings.ics.timeout_seconds,
+                history_days=settings.rules.history_days,
+                horizon_days=settings.rules.horizon_days,
+                default_zone=settings.time_zone,
+            )
+        )
+    caldav = settings.caldav
+    if caldav.calendars:
+        assert caldav.url is not None
+        password = caldav.password()
+        providers.append(
+            CalDavProvider(
+                url=caldav.url,
+                calendars_by_owner={c.owner: c.url for c in caldav.calendars},
+                username=caldav.username,
+                password=password.get_secret_value() if password is not None else None,
+                timeout=caldav.timeout_seconds,
+                history_days=settings.rules.history_days,
+                default_zone=settings.time_zone,
+            )
+        )
+    return providers
+
+
+def build_graph_client(settings: Settings) -> GraphClient:
+    """The msal app and HTTP session for `outlook.*`; credentials are checked now, used lazily."""
+    outlook = settings.outlook
+    assert outlook.tenant_id is not None and outlook.client_id is not None
+    credential: Callable[[], str | dict[str, str]]
+    if outlook.certificate_file is not None:
+        path = outlook.certificate_file
+        try:
+            certificate_credential(path)
+        except OSError as exc:
+            raise ConfigError(f"outlook.certificate_file: cannot read {path}: {exc.strerror}") from None
+        except ValueError as exc:
+            raise ConfigError(f"outlook.certificate_file: {path} is not a PEM with a certificate: {exc}") from None
+        credential = lambda: certificate_credential(path)  # noqa: E731
+    else:
+        secret = outlook.client_secret()
+        if secret is None or not secret.get_secret_value():
+            raise ConfigError(f"outlook.client_secret_env: environment variable {outlook.client_secret_env} is empty")
+        credential = secret.get_secret_value
+    if outlook.ca_bundle is not None and not outlook.ca_bundle.is_file():
+        raise ConfigError(f"outlook.ca_bundle: no such file {outlook.ca_bundle}")
+    return GraphClient(
+        tenant_id=outlook.tenant_id,
+        client_id=outlook.client_id,
+        credential=credential,
+        authority=outlook.authority,
+        graph_endpoint=outlook.graph_endpoint,
+        ca_bundle=str(outlook.ca_bundle) if outlook.ca_bundle else None,
+        timeout=outlook.timeout_seconds,
+    )
+
+
 def build_sender(settings: Settings) -> Send:
+    if settings.notify.via == "graph":
+        assert settings.notify.graph_sender is not None
+        return GraphMailer(build_graph_client(settings), settings.notify.graph_sender).send
     smtp = settings.smtp
     mailer = SmtpMailer(
         host=smtp.host,
@@ -76,14 +162,21 @@ def build_runtime(
     clock: Callable[[], datetime] = utc_now,
     providers: list[Provider] | None = None,
     send: Send | None = None,
+    crash: CrashPlan | None = None,
 ) -> Runtime:
     db = Database(settings.resolved_database_url())
     db.migrate()
+    providers = providers if providers is not None else build_providers(settings)
     return Runtime(
         settings=settings,
         db=db,
-        providers=providers if providers is not None else build_providers(settings),
+        providers=providers,
+        writers=agenda_writers(providers),
         clock=clock,
         send=send if send is not None else build_sender(settings),
         worker=f"{os.uname().nodename}:{os.getpid()}",
+        concurrency=settings.concurrency,
+        lease=timedelta(seconds=settings.lease_seconds),
+        crash=crash or CrashPlan(),
+        metrics=Metrics(db, clock),
     )

@@ -13,6 +13,7 @@ from hypothesis import settings as hypothesis_settings
 
 if TYPE_CHECKING:
     from emulators.google import GoogleCalendarEmulator
+    from emulators.graph import GraphEmulator
 
 hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 hypothesis_settings.register_profile("dev", deadline=None)
@@ -76,3 +77,22 @@ def google_emulator() -> Iterator[GoogleCalendarEmulator]:
         emulator.add_calendar(person, zone)
     yield emulator
     emulator.stop()
+
+
+@pytest.fixture
+def graph_emulator(tmp_path: Path) -> Iterator[GraphEmulator]:
+    """A Graph emulator (HTTPS, its own test CA) with the daemon's app and four mailboxes in three zones."""
+    from outlook_fixtures import ALICE, BOB, CAROL, CLIENT_ID, DAN, SECRET
+
+    from emulators.graph import GraphEmulator
+
+    with GraphEmulator(ca_dir=tmp_path / "graph-ca") as emulator:
+        emulator.add_app(CLIENT_ID, SECRET)
+        for person, zone in (
+            (ALICE, "W. Europe Standard Time"),
+            (BOB, "Europe/Berlin"),
+            (CAROL, "Eastern Standard Time"),
+            (DAN, "UTC"),
+        ):
+            emulator.add_mailbox(person, zone)
+        yield emulator

@@ -69,6 +69,7 @@ def make_world(
             "poll_interval_seconds": 300,
             "smtp": {"host": "127.0.0.1", "port": sink.port, "from": "oneonone@example.com"},
             "directory": {"pairs": [{"manager": ALICE, "report": BOB, "start": (FIRST - timedelta(days=1)).date()}]},
+            "agenda": {"nudges": False},  # nudges are timed to the 1:1s: tested on their own (test_agenda_nudges)
         }
     )
     now = [START]
@@ -238,6 +239,7 @@ def test_cli_sync_once_twice_sends_nothing_new_and_findings_print_as_json(
                 },
                 "smtp": {"host": "127.0.0.1", "port": sink.port},
                 "directory": {"pairs": [{"manager": ALICE, "report": BOB}]},
+                "agenda": {"nudges": False},
             }
         ),
         encoding="utf-8",

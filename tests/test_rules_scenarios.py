@@ -469,6 +469,28 @@ SCENARIOS = [
         [open_(AHEAD, "2025-01-13T09:00:00Z", "2025-01-16T11:00:00Z", series_ended="true")],
     ),
     Scenario(
+        "a deleted series cancels its moved instances with it: those slots stood, no cancellation",
+        events(
+            cancel(move(S, "2025-01-06", to="2025-01-07T15:00"), "2025-01-06", sighting=seen("2025-01-15T12:00")),
+            delete_series(S, sighting=seen("2025-01-15T12:00")),
+        ),
+        "2025-01-22T12:00",
+        [open_(AHEAD, "2025-01-13T09:00:00Z", "2025-01-16T11:00:00Z", series_ended="true")],
+    ),
+    Scenario(
+        "an instance cancelled a week before its series was deleted is still a cancellation",
+        events(
+            cancel(S, "2025-01-13", sighting=seen("2025-01-09T12:00")),
+            delete_series(S, sighting=seen("2025-01-15T12:00")),
+        ),
+        "2025-01-22T12:00",
+        [
+            open_(CANCEL, "2025-01-13T09:00:00Z", "2025-01-10T11:00:00Z"),
+            open_(GAP, "2025-01-06T09:00:00Z", "2025-01-20T23:00:00Z"),
+            open_(AHEAD, "2025-01-06T09:00:00Z", "2025-01-16T11:00:00Z", series_ended="true"),
+        ],
+    ),
+    Scenario(
         "a new series three weeks after the old one ended is no split: the gap ahead is found",
         events(end_series(S, "20250113T225959Z"), weekly(first="2025-02-03T10:00", event_id="later")),
         "2025-01-22T12:00",

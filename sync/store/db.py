@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -78,3 +79,49 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def release_dead_local_workers(db: Database, hostname: str, alive: Callable[[int], bool]) -> int:
+    """Free calendar leases and outbox claims held by crashed processes of this host.
+
+    Workers are named `host:pid`. A lease of a live process, or of another host, is left to
+    expire on its own; one of a dead local process can be taken at once, so a restart after a
+    crash resumes immediately instead of waiting out the lease.
+    """
+    from sqlalchemy import update
+
+    from sync.store.models import CalendarRow, OutboxRow
+
+    freed = 0
+    prefix = f"{hostname}:"
+    with db.session() as session:
+        owners = {
+            owner
+            for (owner,) in session.execute(select(CalendarRow.lease_owner).where(CalendarRow.lease_owner.is_not(None)))
+        } | {
+            owner for (owner,) in session.execute(select(OutboxRow.claimed_by).where(OutboxRow.claimed_by.is_not(None)))
+        }
+        dead = []
+        for owner in owners:
+            if owner and owner.startswith(prefix):
+                pid = owner[len(prefix) :]
+                if pid.isdigit() and not alive(int(pid)):
+                    dead.append(owner)
+        for owner in dead:
+            freed += session.execute(
+                update(CalendarRow).where(CalendarRow.lease_owner == owner).values(lease_owner=None, lease_until=None)
+            ).rowcount  # type: ignore[attr-defined]
+            freed += session.execute(
+                update(OutboxRow).where(OutboxRow.claimed_by == owner).values(claimed_by=None, claimed_until=None)
+            ).rowcount  # type: ignore[attr-defined]
+    return freed
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -214,8 +214,23 @@ def mark_deleted(
     full_listing: bool,
     stats: WriteStats,
 ) -> None:
-    """A deleted event stays as a cancelled row: history, and the evidence of a cancellation."""
-    for row in _existing(session, provider, calendar, list(dict.fromkeys(event_ids))).values():
+    """A deleted event stays as a cancelled row: history, and the evidence of a cancellation.
+
+    A deleted series is recorded on its master alone: its exceptions keep their last state, or
+    every past slot would read as a cancellation (Graph reports each occurrence of a deleted
+    series as removed, and a full listing no longer lists them).
+    """
+    found = _existing(session, provider, calendar, list(dict.fromkeys(event_ids)))
+    rows = sorted(found.values(), key=lambda r: r.kind != EventKind.MASTER.value)  # masters first
+    series = sorted({r.series_id for r in rows if r.kind == EventKind.EXCEPTION.value and r.series_id})
+    masters: dict[str, EventRow] | None = None
+    for row in rows:
+        if row.kind == EventKind.EXCEPTION.value and row.series_id:
+            if masters is None:  # read once, after this batch's masters were marked
+                masters = _existing(session, provider, calendar, series)
+            master = masters.get(row.series_id)
+            if master is not None and master.status == EventStatus.CANCELLED.value:
+                continue
         if row.status != EventStatus.CANCELLED.value:
             row.status = EventStatus.CANCELLED.value
             row.changed_at = now

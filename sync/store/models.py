@@ -220,3 +220,118 @@ class AlertRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(255), unique=True)
     last_sent_at: Mapped[datetime]
+
+
+# -- the agenda feature: a living 1:1 page per pair ---------------------------------------------
+
+
+class AgendaPairRow(Base):
+    """A pair's page. `page_id` (≥128 random bits) names it in links; it grants nothing by itself."""
+
+    __tablename__ = "agenda_pairs"
+    __table_args__ = (UniqueConstraint("manager", "report"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    manager: Mapped[str] = mapped_column(String(320))
+    report: Mapped[str] = mapped_column(String(320))
+    page_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # Page ids used before `agenda rotate`: their URLs are swapped out of events, never served.
+    previous_page_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    is_new: Mapped[bool] = mapped_column(Boolean, default=False)  # gets the first-meeting agenda
+    created_at: Mapped[datetime]
+    rotated_at: Mapped[datetime | None]
+
+
+class AgendaItemRow(Base):
+    """A talking point, a note or an action item; `occurrence` anchors it to a meeting."""
+
+    __tablename__ = "agenda_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pair_id: Mapped[int] = mapped_column(Integer, index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # topic | note | action
+    text: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(320))
+    due: Mapped[date | None] = mapped_column(Date)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[str | None] = mapped_column(String(320))
+    occurrence: Mapped[datetime | None]
+    author: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(320))
+    updated_at: Mapped[datetime]
+
+
+class AgendaWriteRow(Base):
+    """An intended write of the agenda link, committed before the provider call is made."""
+
+    __tablename__ = "agenda_writes"
+    __table_args__ = (UniqueConstraint("provider", "calendar", "event_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pair_id: Mapped[int] = mapped_column(Integer, index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    calendar: Mapped[str] = mapped_column(String(320))
+    event_id: Mapped[str] = mapped_column(String(1024))
+    page_url: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))  # intended | done | user_removed | failed
+    base_etag: Mapped[str | None] = mapped_column(String(256))  # the version we wrote over
+    written_etag: Mapped[str | None] = mapped_column(String(256))  # the version our write produced
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+
+
+class AgendaSignInRow(Base):
+    """An emailed sign-in link: only its hash is stored; single use, short-lived."""
+
+    __tablename__ = "agenda_signins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
+    pair_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class AgendaSessionRow(Base):
+    """A signed-in browser: the cookie holds a random token, the store only its hash."""
+
+    __tablename__ = "agenda_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class AgendaNudgeRow(Base):
+    """A nudge sent (or decided) for one occurrence: at most one per kind, pair and occurrence."""
+
+    __tablename__ = "agenda_nudges"
+    __table_args__ = (UniqueConstraint("kind", "pair_id", "occurrence"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # agenda | notes
+    pair_id: Mapped[int] = mapped_column(Integer)
+    occurrence: Mapped[datetime]
+    recipient: Mapped[str] = mapped_column(String(320))
+    outbox_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
+class AppSecretRow(Base):
+    """Secrets the daemon generates for itself when the config names none (e.g. the CSRF key)."""
+
+    __tablename__ = "app_secrets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]

@@ -1,0 +1,267 @@
+"""Persistence of the agenda: pair pages, their items, retention and `forget`.
+
+Page ids are 192 random bits (URL-safe): they name a page in links and event text, which
+delegates and forwarded invites can read, so they must be unguessable, but they grant nothing by
+themselves (see `auth`). Every item keeps who wrote it and who last changed it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+
+from sync.store.models import (
+    AgendaItemRow,
+    AgendaNudgeRow,
+    AgendaPairRow,
+    AgendaSessionRow,
+    AgendaSignInRow,
+    AgendaWriteRow,
+    AppSecretRow,
+)
+
+KINDS = ("topic", "note", "action")
+MAX_TEXT = 4000
+PAGE_ID_BYTES = 24  # 192 bits: comfortably above the 128 the link needs
+
+
+class ItemError(ValueError):
+    """An edit the page refuses (unknown item, empty text, bad owner); the message is shown."""
+
+
+def new_page_id() -> str:
+    return secrets.token_urlsafe(PAGE_ID_BYTES)
+
+
+def page_url(base_url: str, page_id: str) -> str:
+    return f"{base_url.rstrip('/')}/a/{page_id}"
+
+
+@dataclass(frozen=True)
+class Item:
+    id: int
+    kind: str
+    text: str
+    owner: str | None
+    due: date | None
+    done: bool
+    done_at: datetime | None
+    done_by: str | None
+    occurrence: datetime | None
+    author: str
+    created_at: datetime
+    updated_by: str
+    updated_at: datetime
+
+
+def _item(row: AgendaItemRow) -> Item:
+    return Item(
+        id=row.id,
+        kind=row.kind,
+        text=row.text,
+        owner=row.owner,
+        due=row.due,
+        done=row.done,
+        done_at=row.done_at,
+        done_by=row.done_by,
+        occurrence=row.occurrence,
+        author=row.author,
+        created_at=row.created_at,
+        updated_by=row.updated_by,
+        updated_at=row.updated_at,
+    )
+
+
+def pair_row(session: Session, manager: str, report: str) -> AgendaPairRow | None:
+    return session.scalar(select(AgendaPairRow).where(AgendaPairRow.manager == manager, AgendaPairRow.report == report))
+
+
+def ensure_pair(session: Session, manager: str, report: str, now: datetime, *, is_new: bool) -> AgendaPairRow:
+    """The pair's page, created on first sight; `is_new` is decided then and never again."""
+    row = pair_row(session, manager, report)
+    if row is None:
+        row = AgendaPairRow(
+            manager=manager, report=report, page_id=new_page_id(), previous_page_ids=[], is_new=is_new, created_at=now
+        )
+        session.add(row)
+        session.flush()
+    return row
+
+
+def pair_by_page(session: Session, page_id: str) -> AgendaPairRow | None:
+    if not page_id or len(page_id) > 64:
+        return None
+    return session.scalar(select(AgendaPairRow).where(AgendaPairRow.page_id == page_id))
+
+
+def pairs_of(session: Session, person: str) -> list[AgendaPairRow]:
+    return list(
+        session.scalars(
+            select(AgendaPairRow)
+            .where(or_(AgendaPairRow.manager == person, AgendaPairRow.report == person))
+            .order_by(AgendaPairRow.manager, AgendaPairRow.report)
+        )
+    )
+
+
+def rotate(session: Session, row: AgendaPairRow, now: datetime) -> str:
+    """A new page id: old links stop working, pending sign-in links die, event links are rewritten."""
+    row.previous_page_ids = [*(row.previous_page_ids or []), row.page_id][-20:]
+    row.page_id = new_page_id()
+    row.rotated_at = now
+    session.execute(delete(AgendaSignInRow).where(AgendaSignInRow.pair_id == row.id))
+    for write in session.scalars(select(AgendaWriteRow).where(AgendaWriteRow.pair_id == row.id)):
+        if write.state in ("done", "failed"):
+            write.state = "intended"  # the link in the event must follow the new id
+            write.attempts = 0
+            write.updated_at = now
+    return row.page_id
+
+
+def items_of(session: Session, pair_id: int) -> list[Item]:
+    rows = session.scalars(
+        select(AgendaItemRow)
+        .where(AgendaItemRow.pair_id == pair_id)
+        .order_by(AgendaItemRow.created_at, AgendaItemRow.id)
+    )
+    return [_item(r) for r in rows]
+
+
+def _clean_text(text: str) -> str:
+    cleaned = "".join(ch for ch in text.replace("\r\n", "\n") if ch == "\n" or ch.isprintable()).strip()
+    if not cleaned:
+        raise ItemError("Write something first.")
+    if len(cleaned) > MAX_TEXT:
+        raise ItemError(f"That is longer than {MAX_TEXT} characters.")
+    return cleaned
+
+
+def add_item(
+    session: Session,
+    pair_id: int,
+    kind: str,
+    text: str,
+    *,
+    author: str,
+    now: datetime,
+    occurrence: datetime | None,
+    owner: str | None = None,
+    due: date | None = None,
+) -> Item:
+    if kind not in KINDS:
+        raise ItemError(f"unknown kind {kind!r}")
+    row = AgendaItemRow(
+        pair_id=pair_id,
+        kind=kind,
+        text=_clean_text(text),
+        owner=owner if kind == "action" else None,
+        due=due if kind == "action" else None,
+        done=False,
+        occurrence=occurrence,
+        author=author,
+        created_at=now,
+        updated_by=author,
+        updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return _item(row)
+
+
+def _own_row(session: Session, pair_id: int, item_id: int) -> AgendaItemRow:
+    row = session.get(AgendaItemRow, item_id)
+    if row is None or row.pair_id != pair_id:
+        raise ItemError("That item does not exist (any more).")
+    return row
+
+
+def edit_item(
+    session: Session,
+    pair_id: int,
+    item_id: int,
+    text: str,
+    *,
+    editor: str,
+    now: datetime,
+    owner: str | None = None,
+    due: date | None = None,
+) -> None:
+    row = _own_row(session, pair_id, item_id)
+    row.text = _clean_text(text)
+    if row.kind == "action":
+        row.owner, row.due = owner or row.owner, due
+    row.updated_by, row.updated_at = editor, now
+
+
+def set_done(session: Session, pair_id: int, item_id: int, done: bool, *, editor: str, now: datetime) -> None:
+    row = _own_row(session, pair_id, item_id)
+    if row.kind != "action":
+        raise ItemError("Only action items can be done.")
+    row.done = done
+    row.done_at, row.done_by = (now, editor) if done else (None, None)
+    row.updated_by, row.updated_at = editor, now
+
+
+def delete_item(session: Session, pair_id: int, item_id: int) -> None:
+    session.delete(_own_row(session, pair_id, item_id))
+
+
+def apply_retention(session: Session, now: datetime, days: int | None) -> int:
+    """Delete items older than the retention period, and dead sign-in links and sessions."""
+    session.execute(delete(AgendaSignInRow).where(AgendaSignInRow.expires_at < now - timedelta(days=1)))
+    session.execute(delete(AgendaSessionRow).where(AgendaSessionRow.expires_at < now))
+    if days is None:
+        return 0
+    cutoff = now - timedelta(days=days)
+    old = select(AgendaItemRow.id).where(AgendaItemRow.created_at < cutoff)
+    ids = list(session.scalars(old))
+    if ids:
+        session.execute(delete(AgendaItemRow).where(AgendaItemRow.id.in_(ids)))
+    return len(ids)
+
+
+@dataclass
+class Forgotten:
+    items: int = 0
+    sessions: int = 0
+    pairs: int = 0
+
+
+def forget_person(session: Session, person: str) -> Forgotten:
+    """Remove a person's notes: every item of their 1:1 pages and every item they wrote elsewhere,
+    their sessions and sign-in links, and the pages themselves (a fresh one appears if they still meet)."""
+    result = Forgotten()
+    pairs = pairs_of(session, person)
+    pair_ids = [p.id for p in pairs]
+    items = select(AgendaItemRow.id).where(
+        or_(AgendaItemRow.pair_id.in_(pair_ids), AgendaItemRow.author == person, AgendaItemRow.owner == person)
+    )
+    ids = list(session.scalars(items))
+    if ids:
+        session.execute(delete(AgendaItemRow).where(AgendaItemRow.id.in_(ids)))
+    result.items = len(ids)
+    sessions = list(session.scalars(select(AgendaSessionRow.id).where(AgendaSessionRow.email == person)))
+    session.execute(delete(AgendaSessionRow).where(AgendaSessionRow.email == person))
+    result.sessions = len(sessions)
+    session.execute(delete(AgendaSignInRow).where(AgendaSignInRow.email == person))
+    if pair_ids:
+        session.execute(delete(AgendaNudgeRow).where(AgendaNudgeRow.pair_id.in_(pair_ids)))
+        session.execute(delete(AgendaSignInRow).where(AgendaSignInRow.pair_id.in_(pair_ids)))
+        for pair in pairs:
+            session.delete(pair)
+    result.pairs = len(pairs)
+    return result
+
+
+def app_secret(session: Session, name: str, now: datetime) -> str:
+    """A secret the daemon made for itself; the first caller creates it, everyone after reads it."""
+    row = session.scalar(select(AppSecretRow).where(AppSecretRow.name == name))
+    if row is None:
+        row = AppSecretRow(name=name, value=secrets.token_urlsafe(32), created_at=now)
+        session.add(row)
+        session.flush()
+    return row.value

@@ -1,0 +1,49 @@
+"""Delivery through Microsoft Graph `sendMail`, for orgs without an SMTP relay (calendar-apis.md §3.8).
+
+Graph answers 202 with no message id, and only lets custom `x-` headers through, so the outbox
+row's deterministic Message-ID travels as `X-OneOnOne-Message-Id`. A POST is never retried here:
+a failure raises `DeliveryError` and the outbox backs the row off and tries again later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from providers.base import ProviderError
+from providers.outlook_http import GraphClient
+from sync.notify.outbox import DeliveryError
+from sync.store.models import OutboxRow
+
+MESSAGE_ID_HEADER = "X-OneOnOne-Message-Id"
+
+
+def message_payload(row: OutboxRow) -> dict[str, Any]:
+    return {
+        "message": {
+            "subject": row.subject,
+            "body": {"contentType": "HTML", "content": row.html_body},
+            "toRecipients": [{"emailAddress": {"address": row.recipient}}],
+            "internetMessageHeaders": [{"name": MESSAGE_ID_HEADER, "value": row.message_id}],
+        },
+        "saveToSentItems": True,
+    }
+
+
+@dataclass
+class GraphMailer:
+    """Sends each outbox row from one mailbox (the app needs Mail.Send for it)."""
+
+    client: GraphClient
+    sender: str
+
+    def send(self, row: OutboxRow) -> None:
+        url = self.client.user_url(self.sender, "sendMail")
+        try:
+            reply = self.client.call(
+                self.sender, "POST", url, json=message_payload(row), what="sendMail", idempotent=False
+            )
+        except ProviderError as exc:
+            raise DeliveryError(f"Graph sendMail from {self.sender} failed [{exc.kind}]: {exc.message}") from exc
+        if reply.status != 202:
+            raise DeliveryError(f"Graph sendMail from {self.sender} answered {reply.status}, not 202 Accepted")

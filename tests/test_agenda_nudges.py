@@ -1,0 +1,98 @@
+"""Nudges arrive over SMTP once, to the right person, at the right time (the clock is injected)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from agenda_fixtures import BASE_URL, FIRST, NOW, AgendaWorld, make_agenda_world
+from google_fixtures import ALICE, BOB, weekly_one_on_one
+
+from emulators.google import GoogleCalendarEmulator
+from emulators.smtp import MailSink
+from sync.agenda.store import add_item
+from sync.findings import finding_as_dict, finding_rows
+from sync.store.models import AgendaPairRow
+
+MEETING = NOW + timedelta(hours=2)  # Monday 10:00 UTC, the next slot of the weekly series
+
+
+@pytest.fixture
+def sink() -> Iterator[MailSink]:
+    with MailSink() as server:
+        yield server
+
+
+@pytest.fixture
+def world(google_emulator: GoogleCalendarEmulator, sink: MailSink, database_url: str) -> AgendaWorld:
+    world = make_agenda_world(
+        google_emulator, sink, database_url, agenda={"nudges": True}, start=NOW - timedelta(days=2)
+    )
+    weekly_one_on_one(world.emulator, FIRST, zone="UTC")
+    return world
+
+
+def agenda_findings(world: AgendaWorld) -> list[dict[str, object]]:
+    with world.runtime.db.session() as session:
+        rows = [finding_as_dict(r) for r in finding_rows(session)]
+    return [r for r in rows if r["rule"] == "agenda-not-prepared"]
+
+
+def test_the_report_is_reminded_once_a_day_before_a_1on1_without_their_talking_points(world: AgendaWorld) -> None:
+    world.cycle()
+    world.now[0] = MEETING - timedelta(hours=24, minutes=15)
+    world.cycle()  # (each cycle advances the clock 5 minutes)
+    assert world.sink.messages == []  # not yet: more than 24 h before
+    world.cycle(timedelta(minutes=15))
+    (mail,) = world.sink.messages
+    assert mail["To"] == BOB and "Alice" in mail["Subject"] and "talking points" in mail["Subject"]
+    body = mail.get_body(("plain",)).get_content()
+    assert f"{BASE_URL}/a/{world.page_id()}" in body and "Mon 02 Mar 2026, 10:00" in body
+    (finding,) = agenda_findings(world)
+    assert finding["status"] == "open" and finding["manager"] == ALICE and finding["report"] == BOB
+    world.cycle(timedelta(hours=1))
+    world.cycle(timedelta(hours=6))
+    assert len(world.sink.messages) == 1  # once per occurrence
+    with world.runtime.db.session() as session:
+        pair = session.query(AgendaPairRow).one()
+        add_item(session, pair.id, "topic", "My promotion case", author=BOB, now=world.now[0], occurrence=MEETING)
+    world.cycle()
+    assert [f["status"] for f in agenda_findings(world)] == ["resolved"]
+    assert len(world.sink.messages) == 1
+
+
+def test_a_report_who_prepared_gets_no_reminder(world: AgendaWorld) -> None:
+    world.cycle()
+    with world.runtime.db.session() as session:
+        pair = session.query(AgendaPairRow).one()
+        add_item(session, pair.id, "topic", "Hiring plans", author=BOB, now=world.now[0], occurrence=MEETING)
+    world.now[0] = MEETING - timedelta(hours=3)
+    world.cycle()
+    assert world.sink.messages == [] and agenda_findings(world) == []
+
+
+def test_the_manager_is_reminded_once_after_a_held_1on1_with_no_notes(world: AgendaWorld) -> None:
+    world.cycle()
+    with world.runtime.db.session() as session:  # the report prepared: no agenda nudge in this story
+        pair = session.query(AgendaPairRow).one()
+        add_item(session, pair.id, "topic", "Hiring plans", author=BOB, now=world.now[0], occurrence=MEETING)
+    world.now[0] = MEETING + timedelta(minutes=30 + 2 * 60 - 15)  # ended 10:30; nudge due at 12:30
+    world.cycle()
+    assert world.sink.messages == []
+    world.cycle(timedelta(minutes=15))
+    (mail,) = world.sink.messages
+    assert mail["To"] == ALICE and "Bob" in mail["Subject"] and "notes" in mail["Subject"]
+    world.cycle(timedelta(hours=2))
+    assert len(world.sink.messages) == 1
+
+
+def test_no_notes_reminder_when_notes_were_taken(world: AgendaWorld) -> None:
+    world.cycle()
+    with world.runtime.db.session() as session:
+        pair = session.query(AgendaPairRow).one()
+        add_item(session, pair.id, "topic", "Hiring plans", author=BOB, now=world.now[0], occurrence=MEETING)
+        add_item(session, pair.id, "note", "Agreed: two hires", author=ALICE, now=world.now[0], occurrence=MEETING)
+    world.now[0] = MEETING + timedelta(hours=3)
+    world.cycle()
+    assert world.sink.messages == []

@@ -1,0 +1,124 @@
+"""Agenda storage: retention, `forget`, rotation, and the Markdown backend's `- [ ]` round trip."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from agenda_fixtures import FIRST, NOW, AgendaWorld, make_agenda_world
+from google_fixtures import ALICE, BOB, weekly_one_on_one
+
+from emulators.google import GoogleCalendarEmulator
+from emulators.smtp import MailSink
+from sync.agenda import auth
+from sync.agenda.markdown_backend import file_for, parse_tasks
+from sync.agenda.store import add_item, apply_retention, items_of, pair_by_page
+from sync.cli import main
+from sync.store.models import AgendaPairRow, AgendaSessionRow
+
+LAST = FIRST + timedelta(weeks=3)  # the latest held 1:1 at NOW
+
+
+@pytest.fixture
+def sink() -> Iterator[MailSink]:
+    with MailSink() as server:
+        yield server
+
+
+def world_with_items(emulator: GoogleCalendarEmulator, sink: MailSink, url: str, **agenda: object) -> AgendaWorld:
+    world = make_agenda_world(emulator, sink, url, agenda=dict(agenda))
+    weekly_one_on_one(world.emulator, FIRST, zone="UTC")
+    world.cycle()
+    return world
+
+
+def test_items_older_than_the_retention_period_are_deleted(
+    google_emulator: GoogleCalendarEmulator, sink: MailSink, database_url: str
+) -> None:
+    world = world_with_items(google_emulator, sink, database_url, retention_days=30)
+    with world.runtime.db.session() as session:
+        pair = session.query(AgendaPairRow).one()
+        add_item(session, pair.id, "note", "old", author=ALICE, now=NOW - timedelta(days=40), occurrence=None)
+        add_item(session, pair.id, "note", "recent", author=ALICE, now=NOW - timedelta(days=2), occurrence=None)
+    world.cycle()
+    with world.runtime.db.session() as session:
+        assert [i.text for i in items_of(session, pair.id)] == ["recent"]
+        assert apply_retention(session, NOW + timedelta(days=29), 30) == 1
+
+
+def test_forget_removes_a_persons_notes_and_sessions(
+    google_emulator: GoogleCalendarEmulator, sink: MailSink, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    world = world_with_items(google_emulator, sink, url)
+    with world.runtime.db.session() as session:
+        pair = session.query(AgendaPairRow).one()
+        add_item(session, pair.id, "topic", "my raise", author=BOB, now=NOW, occurrence=None)
+        auth.open_session(session, BOB, NOW, 30)
+        old_page = pair.page_id
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"database_url": url}), encoding="utf-8")
+    config.chmod(0o600)
+    assert main(["--config", str(config), "forget", BOB]) == 0
+    assert "1 item(s), 1 session(s), 1 page(s)" in capsys.readouterr().out
+    with world.runtime.db.session() as session:
+        assert pair_by_page(session, old_page) is None
+        assert session.query(AgendaSessionRow).count() == 0
+    world.cycle()  # they still meet: a fresh, empty page, and the event's link follows it
+    with world.runtime.db.session() as session:
+        fresh = session.query(AgendaPairRow).one()
+        assert fresh.page_id != old_page and items_of(session, fresh.id) == []
+    assert fresh.page_id in world.emulator.get_event(ALICE, "weekly0001")["description"]
+
+
+def test_markdown_backend_writes_the_page_and_reads_ticked_and_new_action_items_back(
+    google_emulator: GoogleCalendarEmulator, sink: MailSink, tmp_path: Path
+) -> None:
+    folder = tmp_path / "notes"
+    world = world_with_items(
+        google_emulator, sink, f"sqlite:///{tmp_path / 'db.sqlite'}", backend="markdown", markdown_dir=str(folder)
+    )
+    with world.runtime.db.session() as session:
+        pair = session.query(AgendaPairRow).one()
+        first = add_item(session, pair.id, "action", "Send the doc", author=ALICE, now=NOW, occurrence=LAST, owner=BOB)
+        add_item(session, pair.id, "topic", "Career | growth", author=BOB, now=NOW, occurrence=None)
+    world.cycle()
+    path = file_for(folder, ALICE, BOB)
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# 1:1 — Alice / Bob")
+    assert f"- [ ] Send the doc _(owner: Bob)_ <!-- item:{first.id} -->" in text
+    assert "Career | growth" in text
+    # someone ticks the box in git and adds an item of their own
+    edited = (
+        text.replace("- [ ] Send the doc", "- [x] Send the doc")
+        + "- [ ] Book the offsite _(owner: Alice, due 2026-03-20)_\n"
+    )
+    path.write_text(edited, encoding="utf-8")
+    world.cycle()
+    with world.runtime.db.session() as session:
+        actions = {i.text: i for i in items_of(session, pair.id) if i.kind == "action"}
+    assert actions["Send the doc"].done and actions["Send the doc"].done_by == "markdown"
+    new = actions["Book the offsite"]
+    assert new.owner == ALICE and new.due is not None and new.due.isoformat() == "2026-03-20" and not new.done
+    reread = {t.text: t for t in parse_tasks(path.read_text(encoding="utf-8"))}
+    assert reread["Send the doc"].done and reread["Book the offsite"].item_id == new.id  # ids written back
+    world.cycle()
+    with world.runtime.db.session() as session:
+        assert len([i for i in items_of(session, pair.id) if i.kind == "action"]) == 2  # nothing imported twice
+
+
+def test_page_ids_are_long_random_and_rotation_kills_the_old_one(
+    google_emulator: GoogleCalendarEmulator, sink: MailSink, sqlite_url: str
+) -> None:
+    from sync.agenda.admin import rotate_pages
+
+    world = world_with_items(google_emulator, sink, sqlite_url)
+    old = world.page_id()
+    assert len(old) >= 32  # 192 bits, URL-safe base64
+    rotate_pages(world.runtime, [old], everything=False, now=NOW)
+    with world.runtime.db.session() as session:
+        assert pair_by_page(session, old) is None and pair_by_page(session, world.page_id()) is not None

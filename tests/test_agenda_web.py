@@ -1,0 +1,209 @@
+"""The pair's page over HTTP (Flask's test client): access, CSRF, cookies, escaping, carry-over."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from agenda_fixtures import FIRST, NOW, AgendaWorld, make_agenda_world
+from flask.testing import FlaskClient
+from google_fixtures import ALICE, BOB, CAROL, weekly_one_on_one
+from werkzeug.test import TestResponse
+
+from emulators.google import GoogleCalendarEmulator
+from emulators.smtp import MailSink
+from sync.agenda import auth
+from sync.agenda.store import add_item
+from sync.store.models import AgendaPairRow, OutboxRow
+from sync.web import agenda_deps, create_app
+
+CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
+
+
+@pytest.fixture
+def sink() -> Iterator[MailSink]:
+    with MailSink() as server:
+        yield server
+
+
+@pytest.fixture
+def world(google_emulator: GoogleCalendarEmulator, sink: MailSink, database_url: str) -> AgendaWorld:
+    world = make_agenda_world(google_emulator, sink, database_url)
+    weekly_one_on_one(world.emulator, FIRST, zone="UTC")
+    world.cycle()
+    return world
+
+
+def client_for(world: AgendaWorld, deliver: bool = False) -> FlaskClient:
+    deps = agenda_deps(world.runtime)
+    if not deliver:
+        deps.deliver = None
+    return create_app(deps).test_client()
+
+
+def csrf(response: TestResponse) -> str:
+    match = CSRF.search(response.get_data(as_text=True))
+    assert match, "the page has a form with a CSRF token"
+    return match.group(1)
+
+
+def sign_in(world: AgendaWorld, client: FlaskClient, email: str) -> None:
+    with world.runtime.db.session() as session:
+        token = auth.open_session(session, email, world.now[0], 30)
+    client.set_cookie(auth.SESSION_COOKIE, token)
+
+
+def outbox(world: AgendaWorld, kind: str) -> list[OutboxRow]:
+    with world.runtime.db.session() as session:
+        return list(session.query(OutboxRow).filter_by(kind=kind).order_by(OutboxRow.id))
+
+
+def test_the_page_shows_nothing_without_a_session_and_unknown_ids_look_the_same(world: AgendaWorld) -> None:
+    client = client_for(world)
+    known = client.get(f"/a/{world.page_id()}")
+    unknown = client.get("/a/not-a-real-page-id-at-all-xxxxxxxxxxxxx")
+    for response in (known, unknown):
+        assert response.status_code == 401
+        text = response.get_data(as_text=True)
+        assert "Email me a sign-in link" in text and "Talking points" not in text and "Bob" not in text
+    assert client.get("/").status_code == 404  # nothing lists pages
+    assert known.headers["Referrer-Policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in known.headers["Content-Security-Policy"]
+
+
+def test_a_sign_in_request_only_ever_mails_the_pairs_two_people(world: AgendaWorld) -> None:
+    client = client_for(world)
+    page = f"/a/{world.page_id()}"
+    token = csrf(client.get(page))
+    for address in ("mallory@evil.example", CAROL, "BOB@EXAMPLE.COM"):
+        answer = client.post(f"{page}/signin", data={"email": address, "csrf": token})
+        assert answer.status_code == 200 and "Check your inbox" in answer.get_data(as_text=True)
+    client.post("/a/unknown-page-id-xxxxxxxxxxxxxxxxxxxxxxx/signin", data={"email": BOB, "csrf": token})
+    assert [row.recipient for row in outbox(world, "agenda-signin")] == [BOB]
+
+
+def test_forms_without_a_valid_csrf_token_are_refused(world: AgendaWorld) -> None:
+    client = client_for(world)
+    page = f"/a/{world.page_id()}"
+    client.get(page)
+    assert client.post(f"{page}/signin", data={"email": BOB}).status_code == 400
+    assert client.post(f"{page}/signin", data={"email": BOB, "csrf": "0" * 64}).status_code == 400
+    assert outbox(world, "agenda-signin") == []
+    sign_in(world, client, BOB)
+    assert client.post(f"{page}/items", data={"kind": "topic", "text": "hi"}).status_code == 400
+    other = create_app(agenda_deps(world.runtime)).test_client()  # another browser's token does not fit
+    sign_in(world, other, BOB)
+    stolen = csrf(other.get(page))
+    assert client.post(f"{page}/items", data={"kind": "topic", "text": "hi", "csrf": stolen}).status_code == 400
+
+
+@pytest.mark.parametrize("base_url, secure", [("http://127.0.0.1:8080", False), ("https://agenda.example.com", True)])
+def test_the_sign_in_link_is_single_use_short_lived_and_opens_a_strict_cookie(
+    google_emulator: GoogleCalendarEmulator, sink: MailSink, sqlite_url: str, base_url: str, secure: bool
+) -> None:
+    world = make_agenda_world(google_emulator, sink, sqlite_url, base_url=base_url)
+    weekly_one_on_one(world.emulator, FIRST, zone="UTC")
+    world.cycle()
+    client = client_for(world)
+    page = f"/a/{world.page_id()}"
+    client.post(f"{page}/signin", data={"email": BOB, "csrf": csrf(client.get(page))})
+    (mail,) = outbox(world, "agenda-signin")
+    link = re.search(r"/signin/[A-Za-z0-9_-]+", mail.text_body)
+    assert link and mail.text_body.count(base_url) == 1
+    confirm = client.get(link.group(0))  # GET only shows a button: link scanners do not burn it
+    assert confirm.status_code == 200
+    done = client.post(link.group(0), data={"csrf": csrf(confirm)})
+    assert done.status_code == 303 and done.headers["Location"] == page
+    cookie = next(c for c in done.headers.getlist("Set-Cookie") if c.startswith(auth.SESSION_COOKIE + "="))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and ("Secure" in cookie) is secure
+    assert client.get(page).status_code == 200
+    assert client.post(link.group(0), data={"csrf": csrf(confirm)}).status_code in (400, 303)
+    again = create_app(agenda_deps(world.runtime)).test_client()
+    assert again.get(link.group(0)).status_code == 400  # used once: dead
+    # a fresh link dies after `signin_link_minutes`
+    client.post(f"{page}/signin", data={"email": BOB, "csrf": csrf(client.get(page))})
+    late = re.search(r"/signin/[A-Za-z0-9_-]+", outbox(world, "agenda-signin")[-1].text_body)
+    assert late
+    world.now[0] += timedelta(minutes=16)
+    assert again.get(late.group(0)).status_code == 400
+
+
+def test_a_signed_in_person_outside_the_pair_sees_nothing(world: AgendaWorld) -> None:
+    client = client_for(world)
+    sign_in(world, client, CAROL)
+    response = client.get(f"/a/{world.page_id()}")
+    assert response.status_code == 401 and "not one of the two people" in response.get_data(as_text=True)
+
+
+def test_talking_points_are_escaped_recorded_with_their_author_and_the_reports_come_first(world: AgendaWorld) -> None:
+    alice, bob = client_for(world), client_for(world)
+    sign_in(world, alice, ALICE)
+    sign_in(world, bob, BOB)
+    page = f"/a/{world.page_id()}"
+    alice.post(f"{page}/items", data={"kind": "topic", "text": "Team offsite", "csrf": csrf(alice.get(page))})
+    bob.post(f"{page}/items", data={"kind": "topic", "text": "<script>alert(1)</script>", "csrf": csrf(bob.get(page))})
+    html = alice.get(page).get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    topics = re.findall(r'data-kind="topic">\s*<div class="text">([^<]*)</div>', html)
+    assert topics == ["&lt;script&gt;alert(1)&lt;/script&gt;", "Team offsite"]
+    with world.runtime.db.session() as session:
+        from sync.agenda.store import items_of
+
+        pair = session.query(AgendaPairRow).one()
+        authors = {i.text: i.author for i in items_of(session, pair.id)}
+    assert authors == {"Team offsite": ALICE, "<script>alert(1)</script>": BOB}
+
+
+def test_the_first_meeting_of_a_new_pair_gets_the_first_one_on_one_questions(
+    google_emulator: GoogleCalendarEmulator, sink: MailSink, sqlite_url: str
+) -> None:
+    pairs = [
+        {"manager": ALICE, "report": BOB, "start": (FIRST - timedelta(days=60)).date()},  # history at install
+        {"manager": ALICE, "report": CAROL, "start": (NOW - timedelta(days=3)).date()},  # just joined
+    ]
+    world = make_agenda_world(google_emulator, sink, sqlite_url, pairs=pairs)
+    weekly_one_on_one(world.emulator, FIRST, zone="UTC")
+    weekly_one_on_one(
+        world.emulator,
+        NOW + timedelta(days=1),
+        attendee=CAROL,
+        event_id="carol0001",
+        title="1:1 Alice / Carol",
+        zone="UTC",
+    )
+    world.cycle()
+    client = client_for(world)
+    sign_in(world, client, ALICE)
+    new = client.get(f"/a/{world.page_id(ALICE, CAROL)}").get_data(as_text=True)
+    old = client.get(f"/a/{world.page_id(ALICE, BOB)}").get_data(as_text=True)
+    assert 'id="first-meeting"' in new and "not a project status update" in new
+    assert "larahogan.me/blog/first-one-on-one-questions" in new
+    assert 'id="first-meeting"' not in old
+
+
+def test_open_action_items_are_carried_into_the_next_meeting(world: AgendaWorld) -> None:
+    client = client_for(world)
+    sign_in(world, client, ALICE)
+    page = f"/a/{world.page_id()}"
+    with world.runtime.db.session() as session:
+        pair = session.query(AgendaPairRow).one()
+        last = FIRST + timedelta(weeks=3)
+        add_item(session, pair.id, "action", "Send the promo doc", author=ALICE, now=NOW, occurrence=last, owner=BOB)
+        add_item(session, pair.id, "action", "Book the training", author=ALICE, now=NOW, occurrence=last, owner=BOB)
+    html = client.get(page).get_data(as_text=True)
+    review = html.split('id="review"')[1].split("</section>")[0]
+    assert "Send the promo doc" not in review  # last meeting's own items sit in its notes section
+    done_form = re.search(
+        r'action="(/a/[^"]+/items/\d+/done)"[^>]*>\s*<input type="hidden" name="csrf" value="(\w+)">'
+        r'\s*<input type="hidden" name="done" value="1">\s*<button[^>]*Send the promo doc',
+        html,
+    )
+    assert done_form
+    client.post(done_form.group(1), data={"csrf": done_form.group(2), "done": "1"})
+    world.cycle(timedelta(weeks=1))  # the next 1:1 has started
+    html = client.get(page).get_data(as_text=True)
+    review = html.split('id="review"')[1].split("</section>")[0]
+    assert "Book the training" in review and "Send the promo doc" not in review
+    assert 'data-done="yes"' in html.split('id="past"')[1]  # the done item stays with its meeting
