@@ -7,6 +7,7 @@ that were not listed are marked deleted (outside the range they stay as history)
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from providers.base import ChangePage, CursorExpired, Provider, ProviderError
 from rules.model import EventKind, EventStatus
 from sync.crash import CrashPlan
-from sync.store.db import Database
+from sync.store.db import Database, insert_missing
 from sync.store.events import WriteStats, mark_deleted, stored_ids, upsert_events
 from sync.store.models import CalendarRow, EventRow
 
@@ -45,11 +46,19 @@ class CalendarResult:
 
 
 def calendar_row(session: Session, provider: str, calendar: str) -> CalendarRow:
-    row = session.scalar(select(CalendarRow).where(CalendarRow.provider == provider, CalendarRow.calendar == calendar))
+    query = select(CalendarRow).where(CalendarRow.provider == provider, CalendarRow.calendar == calendar)
+    row = session.scalar(query)
     if row is None:
-        row = CalendarRow(provider=provider, calendar=calendar, generation=0, consecutive_failures=0, skipped_items=0)
-        session.add(row)
-        session.flush()
+        fresh = {
+            "provider": provider,
+            "calendar": calendar,
+            "generation": 0,
+            "consecutive_failures": 0,
+            "skipped_items": 0,
+        }
+        insert_missing(session, CalendarRow, fresh, ["provider", "calendar"])
+        row = session.scalar(query)
+        assert row is not None
     return row
 
 
@@ -146,6 +155,11 @@ def sync_calendar(
     except Fenced as exc:
         result.ok, result.error_kind = True, "fenced"
         log.warning("calendar %s (%s): %s", calendar, provider.name, exc)
+    except Exception as exc:  # a bug or a surprise in one calendar must not stop the others
+        result.error, result.error_kind = f"{type(exc).__name__}: {exc}", "internal"
+        log.exception("calendar %s (%s): unexpected error; other calendars go on", calendar, provider.name)
+        with contextlib.suppress(Exception):
+            _record_failure(db, provider.name, calendar, now, result.error[:2000], "internal")
     finally:
         release(db, provider.name, calendar, worker)
     return result
@@ -266,6 +280,35 @@ def _record_failure(db: Database, provider: str, calendar: str, now: datetime, m
         row.last_error = message
         row.last_error_kind = kind
         row.consecutive_failures += 1
+
+
+CIRCUIT_THRESHOLD = 3
+CIRCUIT_MAX_REST = timedelta(hours=1)
+
+
+def resting_calendars(db: Database, now: datetime, poll: timedelta) -> dict[tuple[str, str], datetime]:
+    """Circuit breaker: after 3 failures in a row a calendar rests, doubling up to an hour, then is tried again.
+
+    A broken calendar (revoked access, a mailbox that moved) would otherwise cost requests and log
+    lines every poll; one trial per rest period finds out when it works again.
+    """
+    resting: dict[tuple[str, str], datetime] = {}
+    with db.session() as session:
+        rows = session.execute(
+            select(
+                CalendarRow.provider,
+                CalendarRow.calendar,
+                CalendarRow.consecutive_failures,
+                CalendarRow.last_attempt_at,
+            ).where(CalendarRow.consecutive_failures >= CIRCUIT_THRESHOLD)
+        )
+        for provider, calendar, failures, last in rows:
+            if last is None:
+                continue
+            rest = min(CIRCUIT_MAX_REST, poll * 2 ** (failures - CIRCUIT_THRESHOLD))
+            if now < last + rest:
+                resting[(provider, calendar)] = last + rest
+    return resting
 
 
 def stale_calendars(session: Session, now: datetime, poll_interval: timedelta) -> frozenset[str]:

@@ -22,8 +22,10 @@ from sync.cycle import CycleReport, run_cycle
 from sync.daemon import AlreadyRunning, Daemon, sqlite_single_writer_lock
 from sync.findings import finding_as_dict, finding_rows
 from sync.logs import configure_logging
+from sync.ops import ops_blueprint
+from sync.push import ensure_push, push_blueprint, push_secret
 from sync.runtime import build_runtime
-from sync.store.db import Database
+from sync.store.db import PUSH_LOCK, Database, only_one_replica
 from sync.store.models import PauseRow
 from sync.web import serve as serve_web
 
@@ -91,7 +93,22 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     runtime = build_runtime(settings, crash=CrashPlan.from_env(os.environ.get("ONEONONE_CRASH_AT")))
     daemon = Daemon(runtime, on_cycle=lambda report: print_cycle(report, console))
     daemon.install_signal_handlers()
-    web = serve_web(runtime)  # the 1:1 agenda pages, on web.bind
+    secret = push_secret(runtime)
+    blueprints = [push_blueprint(runtime.db, secret, runtime.clock, daemon.wake)]
+    if runtime.metrics is not None:
+        blueprints.append(ops_blueprint(daemon, runtime.metrics))
+    # The agenda pages, /healthz, /readyz, /metrics and the push webhooks, on web.bind.
+    web = serve_web(runtime, blueprints=blueprints)
+    public_url = settings.web.public_url
+    if public_url and web is not None:
+
+        def renew_push() -> None:
+            with only_one_replica(runtime.db, PUSH_LOCK) as mine:
+                if mine:  # one replica keeps the channels; the others would open duplicates
+                    ensure_push(runtime.providers, runtime.db, public_url, secret, runtime.clock())
+
+        daemon.jobs.append((300, renew_push))
+        daemon.before_first_cycle.append(renew_push)
     try:
         return daemon.run()
     finally:

@@ -228,6 +228,8 @@ class NotifySettings(_Model):
     opt_out: tuple[str, ...] = ()
     lookback_days: int = Field(7, ge=0)
     max_attempts: int = Field(8, ge=1)
+    # Told (at most once a day per calendar) when a calendar cannot be read: revoked delegation, missing consent.
+    admin_email: str | None = None
 
     @field_validator("opt_out")
     @classmethod
@@ -268,6 +270,8 @@ class WebSettings(_Model):
 
     bind: str = "127.0.0.1:8080"  # host:port to listen on; port 0 picks a free one
     base_url: str = "http://127.0.0.1:8080"  # how people reach it (behind a proxy: the public https URL)
+    # Where Google and Microsoft can reach the webhooks (https, valid certificate). Unset: no push, polling only.
+    public_url: str | None = None
     session_secret_env: str | None = None
     session_secret_file: Path | None = None  # unset: a secret is generated once and kept in the database
 
@@ -278,6 +282,13 @@ class WebSettings(_Model):
         if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError(f"{value!r} is not host:port")
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} must start with https:// (or http:// for local tests)")
+        return value.rstrip("/") if value else None
 
     @field_validator("base_url")
     @classmethod

@@ -22,13 +22,14 @@ from rules.model import EvaluationContext, Pause
 from sync.agenda.step import prepare as prepare_agenda
 from sync.agenda.step import write_links, write_markdown
 from sync.agenda.writeback import WritebackReport
-from sync.calendars import CalendarResult, stale_calendars, sync_calendar
+from sync.calendars import CalendarResult, resting_calendars, stale_calendars, sync_calendar
 from sync.config import Settings
 from sync.crash import CrashPlan
 from sync.findings import FindingStats, record_findings
 from sync.metrics import Metrics
+from sync.notify.alerts import enqueue_admin_alerts
 from sync.notify.outbox import DeliveryStats, deliver_pending, enqueue_warnings
-from sync.store.db import Database, pid_alive, release_dead_local_workers
+from sync.store.db import Database, pid_alive, release_dead_local_workers, serialize
 from sync.store.events import load_events
 from sync.store.models import CalendarRow, OutboxRow, PairSeenRow, PauseRow
 
@@ -66,6 +67,7 @@ class CycleReport:
     delivery: DeliveryStats = field(default_factory=DeliveryStats)
     agenda: WritebackReport = field(default_factory=WritebackReport)
     nudges: int = 0
+    alerts: int = 0
 
     @property
     def failed_calendars(self) -> list[CalendarResult]:
@@ -133,11 +135,21 @@ def sync_all(
     work = [(p, c) for p in runtime.providers for c in p.calendars() if only is None or c in only]
     if not work:
         return []
+    resting = resting_calendars(runtime.db, now, timedelta(seconds=runtime.settings.poll_interval_seconds))
 
     def one(item: tuple[Provider, str]) -> CalendarResult:
         provider, calendar = item
         if stop is not None and stop.is_set():
             return CalendarResult(provider=provider.name, calendar=calendar, ok=True, error_kind="stopping")
+        if (provider.name, calendar) in resting:
+            until = resting[(provider.name, calendar)]
+            return CalendarResult(
+                provider=provider.name,
+                calendar=calendar,
+                ok=False,
+                error=f"resting after repeated failures until {until.isoformat(timespec='minutes')}",
+                error_kind="circuit_open",
+            )
         return sync_calendar(
             runtime.db, provider, calendar, now, worker=runtime.worker, lease=runtime.lease, crash=runtime.crash
         )
@@ -156,6 +168,14 @@ def run_cycle(runtime: Runtime, *, only: set[str] | None = None, stop: threading
         _count(runtime, report, requests_before)
     settings = runtime.settings
     with runtime.db.session() as session:
+        serialize(session)
+        report.alerts = enqueue_admin_alerts(
+            session,
+            report.calendars,
+            admin=settings.notify.admin_email,
+            sender_domain=settings.smtp.from_address.rpartition("@")[2],
+            now=now,
+        )
         context = evaluation_context(session, settings, now)
         events = load_events(session)
         evaluation = evaluate(events, context)

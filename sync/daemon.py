@@ -23,6 +23,7 @@ from typing import IO
 
 import schedule
 from sqlalchemy import select, text, update
+from sqlalchemy.exc import OperationalError
 
 from sync.cycle import CycleReport, Runtime, run_cycle
 from sync.store.models import CalendarRow
@@ -76,6 +77,7 @@ class Daemon:
     rng: random.Random = field(default_factory=random.Random)
     jobs: list[tuple[int, Callable[[], object]]] = field(default_factory=list)  # (every seconds, job)
     on_cycle: Callable[[CycleReport], None] | None = None
+    before_first_cycle: list[Callable[[], object]] = field(default_factory=list)
     state: DaemonState = field(init=False)
 
     def __post_init__(self) -> None:
@@ -94,7 +96,18 @@ class Daemon:
     def cycle(self, only: set[str] | None = None) -> CycleReport | None:
         if self.stop.is_set():
             return None
-        report = run_cycle(self.runtime, only=only, stop=self.stop)
+        try:
+            report = run_cycle(self.runtime, only=only, stop=self.stop)
+        except OperationalError as exc:  # the database went away: keep the process, retry next tick
+            log.error("database unavailable, cycle skipped (will retry): %s", str(exc).splitlines()[0])
+            if self.runtime.metrics is not None:
+                self.runtime.metrics.errors.labels("database").inc()
+            return None
+        except Exception:  # never let one bad cycle end the service; the next one starts clean
+            log.exception("cycle failed; retrying on the next tick")
+            if self.runtime.metrics is not None:
+                self.runtime.metrics.errors.labels("cycle").inc()
+            return None
         self.state.last_cycle_at = self.runtime.clock()
         self.state.last_report = report
         self.state.cycles += 1
@@ -140,7 +153,9 @@ class Daemon:
         # Jitter: replicas (and many installs polling one API) don't all fire at the same second.
         scheduler.every(max(1, int(poll * 0.9))).to(max(2, int(poll * 1.1))).seconds.do(self.cycle)
         for every, job in self.jobs:
-            scheduler.every(every).seconds.do(job)
+            scheduler.every(every).seconds.do(_guarded(job))
+        for job in self.before_first_cycle:
+            _guarded(job)()
         self.cycle()
         while not self.stop.is_set():
             scheduler.run_pending()
@@ -153,3 +168,15 @@ class Daemon:
             self.wake.clear()
         log.info("stopped after %d cycles", self.state.cycles)
         return 0
+
+
+def _guarded(job: Callable[[], object]) -> Callable[[], None]:
+    """A failing side job (push renewal, digest) is logged; it never stops the daemon."""
+
+    def run() -> None:
+        try:
+            job()
+        except Exception:
+            log.exception("background job %s failed; it will run again on schedule", getattr(job, "__name__", job))
+
+    return run

@@ -12,22 +12,33 @@ import hashlib
 import hmac
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import Blueprint, Response, request
 from sqlalchemy import select, update
 
-from providers import google_push
+from providers import google_push, outlook_push
 from providers.base import ProviderError
 from providers.google import GoogleCalendarProvider
+from providers.outlook import OutlookProvider
+from sync.agenda.store import app_secret
+from sync.cycle import Runtime
 from sync.store.db import Database
 from sync.store.models import CalendarRow, PushChannelRow
 
 log = logging.getLogger(__name__)
 
 GOOGLE_TTL = timedelta(days=7)
+GRAPH_LIFETIME = timedelta(days=3)
 RENEW_BEFORE = timedelta(days=1)
+
+
+def push_secret(runtime: Runtime) -> bytes:
+    """The key behind channel tokens and clientStates: generated once, shared by every replica."""
+    with runtime.db.session() as session:
+        return app_secret(session, "push.secret", runtime.clock()).encode()
 
 
 def channel_token(secret: bytes, channel_id: str) -> str:
@@ -89,6 +100,91 @@ def ensure_google_channels(
     return opened
 
 
+def client_state(secret: bytes, mailbox: str) -> str:
+    """What Graph echoes in each notification's clientState: proves it is for a subscription we made."""
+    return hmac.new(secret, f"graph-subscription:{mailbox}".encode(), hashlib.sha256).hexdigest()
+
+
+def ensure_graph_subscriptions(
+    db: Database, provider: OutlookProvider, public_url: str, secret: bytes, now: datetime
+) -> int:
+    """Create a subscription per mailbox without a live one; renew those expiring within a day."""
+    base = public_url.rstrip("/")
+    changed = 0
+    for mailbox in provider.calendars():
+        with db.session() as session:
+            active = session.scalar(
+                select(PushChannelRow).where(
+                    PushChannelRow.provider == "outlook",
+                    PushChannelRow.calendar == mailbox,
+                    PushChannelRow.status == "active",
+                )
+            )
+            row_id = active.id if active is not None else None
+            current = (
+                outlook_push.Subscription(mailbox, active.channel_id, active.expires_at) if active is not None else None
+            )
+        try:
+            if current is not None and current.expires_at > now + RENEW_BEFORE:
+                continue
+            if current is not None:
+                renewed = outlook_push.renew(provider, current, GRAPH_LIFETIME, now)
+                with db.session() as session:
+                    session.execute(
+                        update(PushChannelRow).where(PushChannelRow.id == row_id).values(expires_at=renewed.expires_at)
+                    )
+            else:
+                made = outlook_push.subscribe(
+                    provider,
+                    mailbox,
+                    f"{base}/webhooks/graph",
+                    f"{base}/webhooks/graph-lifecycle",
+                    client_state(secret, mailbox),
+                    GRAPH_LIFETIME,
+                    now,
+                )
+                with db.session() as session:
+                    session.add(
+                        PushChannelRow(
+                            provider="outlook",
+                            calendar=mailbox,
+                            channel_id=made.subscription_id,
+                            resource_id=None,
+                            expires_at=made.expires_at,
+                            created_at=now,
+                            status="active",
+                        )
+                    )
+            changed += 1
+        except ProviderError as exc:
+            if current is not None and exc.kind == "permanent":  # gone on Graph's side: make a new one next time
+                with db.session() as session:
+                    session.execute(update(PushChannelRow).where(PushChannelRow.id == row_id).values(status="stopped"))
+            log.warning("mailbox %s: push subscription not in place (%s); polling covers it", mailbox, exc.message)
+    return changed
+
+
+def ensure_push(providers: Iterable[object], db: Database, public_url: str, secret: bytes, now: datetime) -> int:
+    """One pass of the renewal job over every provider that can push."""
+    done = 0
+    for provider in providers:
+        if isinstance(provider, GoogleCalendarProvider):
+            done += ensure_google_channels(db, provider, public_url, secret, now)
+        elif isinstance(provider, OutlookProvider):
+            done += ensure_graph_subscriptions(db, provider, public_url, secret, now)
+    return done
+
+
+def _subscription_mailbox(db: Database, subscription_id: str) -> str | None:
+    with db.session() as session:
+        row = session.scalar(
+            select(PushChannelRow).where(
+                PushChannelRow.provider == "outlook", PushChannelRow.channel_id == subscription_id
+            )
+        )
+        return row.calendar if row is not None and row.status == "active" else None
+
+
 def mark_wanted(db: Database, provider: str, calendar: str, now: datetime) -> None:
     with db.session() as session:
         session.execute(
@@ -121,5 +217,68 @@ def push_blueprint(db: Database, secret: bytes, clock: Callable[[], datetime], w
             mark_wanted(db, "google", calendar, clock())
             wake.set()
         return Response(status=204)
+
+    def _validation() -> Response | None:
+        """Graph's handshake: echo the token as text/plain within 10 s, or no subscription is made."""
+        token = request.args.get("validationToken")
+        if token is None:
+            return None
+        return Response(token, status=200, mimetype="text/plain")
+
+    def _notifications() -> list[dict[str, Any]] | None:
+        payload = request.get_json(silent=True)
+        if not isinstance(payload, dict) or not isinstance(payload.get("value"), list):
+            return None
+        return [item for item in payload["value"] if isinstance(item, dict)]
+
+    def _verified_mailbox(item: dict[str, Any]) -> str | None:
+        mailbox = _subscription_mailbox(db, str(item.get("subscriptionId", "")))
+        state = item.get("clientState")
+        if mailbox is None or not isinstance(state, str):
+            return None
+        return mailbox if hmac.compare_digest(state, client_state(secret, mailbox)) else None
+
+    @blueprint.post("/webhooks/graph")
+    def graph_notification() -> Response:
+        handshake = _validation()
+        if handshake is not None:
+            return handshake
+        items = _notifications()
+        if items is None:
+            return Response('expected {"value": [...]}\n', status=400, mimetype="text/plain")
+        accepted = 0
+        for item in items:  # one POST may carry several notifications: check each
+            mailbox = _verified_mailbox(item)
+            if mailbox is not None:
+                mark_wanted(db, "outlook", mailbox, clock())
+                accepted += 1
+        if accepted:
+            wake.set()
+        return Response(status=202 if accepted or not items else 401)
+
+    @blueprint.post("/webhooks/graph-lifecycle")
+    def graph_lifecycle() -> Response:
+        handshake = _validation()
+        if handshake is not None:
+            return handshake
+        items = _notifications()
+        if items is None:
+            return Response('expected {"value": [...]}\n', status=400, mimetype="text/plain")
+        for item in items:
+            mailbox = _verified_mailbox(item)
+            if mailbox is None:
+                continue
+            event = item.get("lifecycleEvent")
+            with db.session() as session:
+                subscription = str(item.get("subscriptionId"))
+                match = (PushChannelRow.provider == "outlook", PushChannelRow.channel_id == subscription)
+                if event == "reauthorizationRequired":  # renew on the next pass of the renewal job
+                    session.execute(update(PushChannelRow).where(*match).values(expires_at=clock()))
+                elif event == "subscriptionRemoved":
+                    session.execute(update(PushChannelRow).where(*match).values(status="stopped"))
+            # Whatever happened, changes may have been missed: sync now ("missed" means exactly that).
+            mark_wanted(db, "outlook", mailbox, clock())
+            wake.set()
+        return Response(status=202)
 
     return blueprint

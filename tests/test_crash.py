@@ -35,7 +35,15 @@ from sync.store.models import FindingRow, OutboxRow
 
 pytestmark = pytest.mark.slow
 
-NAMED_POINTS = ("after_fetch", "mid_commit", "after_commit", "after_findings", "after_smtp")
+NAMED_POINTS = (
+    "after_fetch",
+    "mid_commit",
+    "after_commit",
+    "after_findings",
+    "mid_writeback",
+    "after_writeback",
+    "after_smtp",
+)
 RANDOM_KILLS_PER_ROUND = 6  # landed kills (a process that finished first does not count)
 NOW = datetime.now(UTC)
 
@@ -114,6 +122,17 @@ def _world(folder: Path, plan: OrgPlan) -> World:
     return World(folder, emulator, sink, config, url)
 
 
+def _links(world: World, plan: OrgPlan) -> dict[tuple[str, str], int]:
+    """(calendar, event id) -> how many agenda links its description carries."""
+    counts = {}
+    for manager in plan.managers:
+        for event in world.emulator.events(manager):
+            text = str(event.get("description") or "")
+            if "/a/" in text:
+                counts[(manager, str(event["id"]))] = text.count("1:1 agenda")
+    return counts
+
+
 def _script(plan: OrgPlan) -> list[Callable[[GoogleCalendarEmulator], None]]:
     """The calendar changes made between rounds, the same in both worlds."""
     weekly = ("healthy-weekly", "cancelled-replaced", "moved", "declined-by-report")
@@ -174,6 +193,11 @@ def test_fifty_kills_lose_nothing_and_send_nothing_twice(tmp_path: Path) -> None
         twice = {mid for mid, n in crash_ids.items() if n > 1}
         assert twice <= crashy.duplicates_allowed, f"sent twice outside the acceptance window: {twice}"
         assert clean_ids, "the scenario should send at least one email"
+        assert crashy.kills["mid_writeback"] and crashy.kills["after_writeback"]
+        # Agenda links: the same events carry one, and none carries two, however often we were killed.
+        assert _links(clean, plan), "the scenario should attach agenda links"
+        assert _links(crashy, plan) == _links(clean, plan)
+        assert all(count == 1 for count in _links(crashy, plan).values())
     finally:
         for world in (clean, crashy):
             world.sink.stop()

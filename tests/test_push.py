@@ -11,13 +11,17 @@ import pytest
 import requests
 from flask import Flask
 from google_fixtures import ALICE, BOB, instance_id, make_provider, weekly_one_on_one
+from outlook_fixtures import ALICE as OUTLOOK_ALICE
+from outlook_fixtures import make_provider as make_outlook_provider
+from outlook_fixtures import weekly_series
 from waitress.server import create_server
 
 from emulators.google import GoogleCalendarEmulator
+from emulators.graph import GraphEmulator
 from sync.config import parse_settings
 from sync.cycle import Runtime
 from sync.daemon import Daemon
-from sync.push import channel_token, ensure_google_channels, push_blueprint
+from sync.push import channel_token, ensure_google_channels, ensure_push, push_blueprint
 from sync.runtime import build_runtime
 from sync.store.models import FindingRow, PushChannelRow
 
@@ -118,3 +122,46 @@ def test_a_channel_is_replaced_before_it_expires_and_the_old_one_stopped(
         statuses = sorted(row.status for row in session.query(PushChannelRow))
     assert statuses == ["active", "stopped"]
     assert len(google_emulator.server.requests_matching("POST", r"/channels/stop$")) == 1
+
+
+# --- Microsoft Graph subscriptions -----------------------------------------------------------------
+
+
+def test_a_graph_subscription_passes_the_handshake_and_its_notifications_wake_a_sync(
+    graph_emulator: GraphEmulator, database_url: str
+) -> None:
+    settings = parse_settings({"database_url": database_url, "poll_interval_seconds": 3600})
+    provider, _ = make_outlook_provider(graph_emulator, (OUTLOOK_ALICE,))
+    runtime = build_runtime(settings, providers=[provider], send=lambda row: None)
+    wake = threading.Event()
+    app = Flask("graph-push-test")
+    app.register_blueprint(push_blueprint(runtime.db, SECRET, runtime.clock, wake))
+    server = create_server(app, host="127.0.0.1", port=0)
+    threading.Thread(target=server.run, daemon=True).start()
+    url = f"http://127.0.0.1:{server.effective_port}"
+    try:
+        Daemon(runtime).cycle()
+        assert ensure_push([provider], runtime.db, url, SECRET, runtime.clock()) == 1
+        with runtime.db.session() as session:
+            (row,) = session.query(PushChannelRow).all()
+            assert (row.provider, row.calendar, row.status) == ("outlook", OUTLOOK_ALICE, "active")
+            subscription_id = row.channel_id
+        wake.clear()
+        weekly_series(graph_emulator, START + timedelta(days=1))
+        assert wake.wait(timeout=10), "no notification reached the webhook"
+        assert Daemon(runtime).wanted_calendars() == {OUTLOOK_ALICE}
+        # A notification with the wrong clientState is refused and wakes nothing.
+        forged = {"value": [{"subscriptionId": subscription_id, "clientState": "guess", "changeType": "updated"}]}
+        assert requests.post(f"{url}/webhooks/graph", json=forged, timeout=5).status_code == 401
+        assert Daemon(runtime).wanted_calendars() == set()
+        # Lifecycle: "missed" means changes may be lost — sync now.
+        assert graph_emulator.emit_lifecycle(subscription_id, "missed") in (200, 202)
+        assert Daemon(runtime).wanted_calendars() == {OUTLOOK_ALICE}
+        # Renewal: a subscription a day from expiry is PATCHed, not re-created.
+        later = runtime.clock() + timedelta(days=2, hours=1)
+        assert ensure_push([provider], runtime.db, url, SECRET, later) == 1
+        with runtime.db.session() as session:
+            assert session.query(PushChannelRow).count() == 1
+        assert graph_emulator.server.requests_matching("PATCH", r"/subscriptions/")
+    finally:
+        server.close()

@@ -29,7 +29,7 @@ from sync.agenda.page import anchor_for, build_page
 from sync.agenda.store import apply_retention, ensure_pair, items_of
 from sync.agenda.writeback import Skipped, Target, WritebackReport, find_targets, plan, run_writes
 from sync.config import Settings
-from sync.store.db import Database
+from sync.store.db import Database, serialize
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,7 @@ def write_links(
             pass  # rolled back: nothing recorded, nothing written
         return report
     with db.session() as session:
+        serialize(session)  # replicas take turns recording intents
         decisions = plan(session, settings, targets, base_url, now)
     report.decisions = decisions
     # The intents are committed: only now may the providers be called.

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from sync.store.db import insert_missing
 from sync.store.models import (
     AgendaItemRow,
     AgendaNudgeRow,
@@ -259,9 +260,12 @@ def forget_person(session: Session, person: str) -> Forgotten:
 
 def app_secret(session: Session, name: str, now: datetime) -> str:
     """A secret the daemon made for itself; the first caller creates it, everyone after reads it."""
-    row = session.scalar(select(AppSecretRow).where(AppSecretRow.name == name))
-    if row is None:
-        row = AppSecretRow(name=name, value=secrets.token_urlsafe(32), created_at=now)
-        session.add(row)
-        session.flush()
+    query = select(AppSecretRow).where(AppSecretRow.name == name)
+    row = session.scalar(query)
+    if row is None:  # replicas starting together: the first insert wins, everyone reads it back
+        insert_missing(
+            session, AppSecretRow, {"name": name, "value": secrets.token_urlsafe(32), "created_at": now}, ["name"]
+        )
+        row = session.scalar(query)
+        assert row is not None
     return row.value

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -51,6 +51,8 @@ def alembic_config(engine: Engine) -> Config:
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision; safe to run on every start."""
     with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":  # replicas starting together migrate one after another
+            connection.execute(text("SELECT pg_advisory_xact_lock(7100100)"))
         config = alembic_config(engine)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
@@ -125,3 +127,39 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+EVALUATION_LOCK = 7100101  # arbitrary, fixed advisory-lock keys
+PUSH_LOCK = 7100102
+
+
+def serialize(session: Session, key: int = EVALUATION_LOCK) -> None:
+    """Replicas take turns in this transaction (PostgreSQL); SQLite has a single writer anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+@contextmanager
+def only_one_replica(db: Database, key: int) -> Iterator[bool]:
+    """Yields True in the one replica holding `key` (always True on SQLite); the others skip the job."""
+    if db.is_sqlite:
+        yield True
+        return
+    with db.engine.connect() as connection:
+        held = bool(connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar())
+        try:
+            yield held
+        finally:
+            if held:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            connection.commit()
+
+
+def insert_missing(session: Session, model: type[Any], values: dict[str, Any], unique: Sequence[str]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING: two replicas may create the same row at the same moment."""
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
+    session.execute(dialect_insert(model).values(**values).on_conflict_do_nothing(index_elements=list(unique)))
