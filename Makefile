@@ -30,3 +30,9 @@ fmt: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache artifacts
+
+bench: $(STAMP)
+	$(PY) -m bench --mode quick
+
+bench-full: $(STAMP)
+	$(PY) -m bench --mode full

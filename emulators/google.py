@@ -24,6 +24,8 @@ from typing import Any
 
 from emulators.google_api import CalendarApi
 from emulators.google_auth import TokenService
+from emulators.google_directory import PREFIX as DIRECTORY_PREFIX
+from emulators.google_directory import GoogleDirectory
 from emulators.google_errors import GoogleApiError, error_reply, not_found
 from emulators.google_listing import Pager
 from emulators.google_push import Channel, Delivery, PushHub
@@ -31,7 +33,7 @@ from emulators.google_render import render, render_instance
 from emulators.google_state import GoogleState
 from emulators.google_time import zone
 from emulators.google_writes import delete, insert, respond, split, update
-from emulators.http import EmulatorServer, Fault
+from emulators.http import EmulatorServer, Fault, Reply, Request
 
 __all__ = ["GoogleApiError", "GoogleCalendarEmulator"]
 
@@ -61,12 +63,18 @@ class GoogleCalendarEmulator:
     def __init__(self, *, clock: Callable[[], datetime] | None = None) -> None:
         self.clock = clock or _utcnow
         self.state = GoogleState(self.clock)
-        self.tokens = TokenService(known_user=lambda user: user in self.state.calendars)
+        self.tokens = TokenService(known_user=lambda user: user in self.state.calendars or self.directory.knows(user))
+        self.directory = GoogleDirectory(self.tokens)  # Admin SDK users.list (emulators/google_directory.py)
         self.push = PushHub(self.clock)
         self.state.on_change = self.push.notify
         self.api = CalendarApi(self.state, self.tokens, self.push, Pager())
-        self.server = EmulatorServer(self.api.handle, server_name="google-calendar-emulator")
+        self.server = EmulatorServer(self._handle, server_name="google-calendar-emulator")
         self._started = False
+
+    def _handle(self, request: Request) -> Reply:
+        if request.path.startswith(DIRECTORY_PREFIX):
+            return self.directory.handle(request)
+        return self.api.handle(request)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> str:

@@ -176,6 +176,18 @@ class GraphEmulator:
             box.name = display_name
         return user.id
 
+    def set_manager(self, address: str, manager: str | None) -> None:
+        """An admin changes who the user reports to (None removes the manager)."""
+        self.directory.set_manager(address, manager)
+
+    def disable_user(self, address: str, disabled: bool = True) -> None:
+        """Block (or unblock) sign-in: `accountEnabled` false, as for someone on their way out."""
+        self.directory.find(address).account_enabled = not disabled
+
+    def remove_user(self, address: str) -> None:
+        """Delete the user from the directory (their mailbox, if any, stays for the calendar tests)."""
+        self.directory.remove(address)
+
     def create_event(self, mailbox: str, body: dict[str, Any]) -> dict[str, Any]:
         copy = self.store.create(self.store.mailbox(mailbox), body)
         with self.store.lock:

@@ -41,6 +41,7 @@ class DirectoryUser:
     job_title: str | None = None
     manager: str | None = None  # casefolded mail of the manager
     has_mailbox: bool = False
+    account_enabled: bool = True  # false: sign-in blocked (someone who left, not yet deleted)
 
     def properties(self) -> dict[str, Any]:
         given, _, surname = self.display_name.partition(" ")
@@ -57,7 +58,7 @@ class DirectoryUser:
             "userPrincipalName": self.mail,
             "id": self.id,
             "department": self.department,
-            "accountEnabled": True,
+            "accountEnabled": self.account_enabled,
             "employeeId": None,
             "companyName": None,
             "mailNickname": self.mail.split("@")[0],
@@ -88,6 +89,17 @@ class Directory:
         user.department = department if department is not None else user.department
         user.job_title = job_title if job_title is not None else user.job_title
         return user
+
+    def remove(self, address: str) -> None:
+        """Deleted: gone from /users (and no longer anyone's manager)."""
+        key = address.casefold()
+        self.users.pop(key, None)
+        for user in self.users.values():
+            if user.manager == key:
+                user.manager = None
+
+    def set_manager(self, address: str, manager: str | None) -> None:
+        self.find(address).manager = manager.casefold() if manager else None
 
     def find(self, ident: str) -> DirectoryUser:
         ident = ident.strip().strip("'").casefold()

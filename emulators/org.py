@@ -344,6 +344,20 @@ def seed_google(target: GoogleSeedTarget, plan: OrgPlan, *, attendee_calendars: 
         )
 
 
+class DirectorySeedTarget(Protocol):
+    def add_user(self, address: str, name: str, /, manager: str | None = ..., department: str | None = ...) -> str: ...
+
+
+def seed_directory(target: DirectorySeedTarget, plan: OrgPlan, departments: dict[str, str] | None = None) -> None:
+    """The plan's reporting lines as a company directory (the Google emulator's `directory`, or the Graph
+    emulator itself); each manager's team is one department, "Team <n>" unless `departments` names it."""
+    for index, manager in enumerate(plan.managers):
+        department = (departments or {}).get(manager, f"Team {index + 1}")
+        for person, boss in ((manager, None), *((report, manager) for report in plan.reports[manager])):
+            name = " ".join(part.capitalize() for part in person.partition("@")[0].split("."))
+            target.add_user(person, name, manager=boss, department=department)
+
+
 def _ics_time(name: str, moment: datetime, zone: str) -> str:
     return f"{name};TZID={zone}:{moment.astimezone(ZoneInfo(zone)).strftime('%Y%m%dT%H%M%S')}"
 

@@ -8,12 +8,29 @@ writes the pages in one transaction and commits the cursor carried by the last p
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from rules.model import CalendarEvent
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value: Any) -> Any:
+    """Provider data with every string made storable. JSON can carry a lone UTF-16 surrogate
+    (`"\\ud83d"`: half an emoji, cut by a truncation in the calendar system), which no database
+    takes, and NUL, which PostgreSQL refuses in text; each becomes U+FFFD here, before it reaches an
+    event's title, an id or an address."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    return value
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import json
 import logging
 import random
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -102,22 +103,50 @@ class GoogleCalendarProvider:
     rng: random.Random = field(default_factory=random.Random)
     name: str = "google"
     requests_made: int = 0
+    _credentials: dict[str, Credentials] = field(default_factory=dict, init=False, repr=False)
+    _built: Any = field(default=None, init=False, repr=False)
+    _events_api: Any = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def calendars(self) -> Sequence[str]:
         return tuple(self.watched)
 
-    def _service(self, calendar: str) -> Any:
-        http = google_auth_httplib2.AuthorizedHttp(
-            self.credentials_for(calendar), http=httplib2.Http(timeout=self.timeout)
-        )
-        options = {"api_endpoint": self.api_endpoint} if self.api_endpoint else None
-        return build_from_document(_discovery_document(), http=http, client_options=options)
+    def _service(self, calendar: str | None = None) -> Any:
+        """One client for every calendar: building it (the discovery document's methods and their
+        docs) costs more than a listing, so it is built once; each call brings its calendar's http."""
+        with self._lock:
+            if self._built is None:
+                options = {"api_endpoint": self.api_endpoint} if self.api_endpoint else None
+                self._built = build_from_document(
+                    _discovery_document(), http=httplib2.Http(timeout=self.timeout), client_options=options
+                )
+            return self._built
 
-    def _execute(self, calendar: str, request: Any, what: str) -> dict[str, Any]:
+    def _events(self) -> Any:
+        """`service.events()` builds every method of the resource anew on each call: keep one."""
+        service = self._service()
+        with self._lock:
+            if self._events_api is None:
+                self._events_api = service.events()
+            return self._events_api
+
+    def _http(self, calendar: str) -> Any:
+        """An authorized connection as the calendar's owner; the credentials (and their access
+        token) are kept per calendar, so a quiet cycle costs one request per calendar, not two."""
+        with self._lock:
+            credentials = self._credentials.get(calendar)
+            if credentials is None:
+                credentials = self._credentials[calendar] = self.credentials_for(calendar)
+        return google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=self.timeout))
+
+    def _execute(self, calendar: str, request: Any, what: str, http: Any = None) -> dict[str, Any]:
+        connection = http if http is not None else self._http(calendar)
+
         def attempt() -> dict[str, Any]:
-            self.requests_made += 1
+            with self._lock:
+                self.requests_made += 1
             try:
-                result = request.execute(num_retries=0)
+                result = request.execute(http=connection, num_retries=0)
             except HttpError as exc:
                 raise classify_http_error(calendar, exc) from exc
             except RefreshError as exc:
@@ -133,7 +162,7 @@ class GoogleCalendarProvider:
         )
 
     def list_changes(self, calendar: str, cursor: str | None, now: datetime) -> Iterator[ChangePage]:
-        service = self._service(calendar)
+        http = self._http(calendar)
         full = cursor is None
         window_start = now - timedelta(days=self.history_days) if full else None
         params: dict[str, Any] = {
@@ -147,12 +176,12 @@ class GoogleCalendarProvider:
             params["timeMin"] = window_start.isoformat().replace("+00:00", "Z")
         else:
             params["syncToken"] = cursor
-        events_api = service.events()
+        events_api = self._events()
         request = events_api.list(**params)
         page_number = 0
         while request is not None:
             page_number += 1
-            reply = self._execute(calendar, request, f"events.list page {page_number}")
+            reply = self._execute(calendar, request, f"events.list page {page_number}", http)
             zone = reply.get("timeZone") if isinstance(reply.get("timeZone"), str) else None
             events, deleted, skipped = _map_items(reply.get("items"), calendar, zone)
             next_token = reply.get("nextPageToken")

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from providers.base import storable
 from rules.model import (
     Attendee,
     CalendarEvent,
@@ -53,7 +54,10 @@ def _parse_datetime(value: Any, where: str) -> datetime:
         raise MalformedEvent(f"{where}: not an RFC 3339 date-time: {value!r}") from exc
     if parsed.tzinfo is None:
         raise MalformedEvent(f"{where}: date-time without an offset: {value!r}")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:  # year 1 east of UTC, year 9999 west of it
+        raise MalformedEvent(f"{where}: out of range: {value!r}") from exc
 
 
 def _parse_date(value: Any, where: str) -> date:
@@ -68,9 +72,20 @@ def _zone(name: Any, fallback: str | None) -> str | None:
         try:
             ZoneInfo(name)
             return name
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory ("America"), a long name
             return fallback
     return fallback
+
+
+def _member(item: dict[str, Any], field: str, key: str) -> Any:
+    """`item[field][key]`, or None when `item[field]` is not an object."""
+    value = item.get(field)
+    return value.get(key) if isinstance(value, dict) else None
+
+
+def _text(value: Any) -> str | None:
+    """An optional string field; anything else is treated as absent (the store keeps strings only)."""
+    return value if isinstance(value, str) else None
 
 
 def _when(item: dict[str, Any], field: str, event_id: str, zone: str | None) -> tuple[datetime | None, date | None]:
@@ -85,7 +100,10 @@ def _when(item: dict[str, Any], field: str, event_id: str, zone: str | None) -> 
         day = _parse_date(value["date"], f"event {event_id}: {field}.date")
         # An all-day day starts at local midnight; UTC start kept only for ordering.
         tz = ZoneInfo(zone) if zone else UTC
-        return datetime.combine(day, time(0), tz).astimezone(UTC), day
+        try:
+            return datetime.combine(day, time(0), tz).astimezone(UTC), day
+        except OverflowError as exc:
+            raise MalformedEvent(f"event {event_id}: {field}.date out of range: {value['date']!r}") from exc
     raise MalformedEvent(f"event {event_id}: {field} has neither dateTime nor date")
 
 
@@ -110,6 +128,7 @@ def _attendees(item: dict[str, Any], event_id: str) -> tuple[Attendee, ...]:
 
 def map_event(item: Any, calendar: str, calendar_zone: str | None) -> Mapped:
     """Translate one `events.list` item; raises `MalformedEvent` naming the event and field."""
+    item = storable(item)
     if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
         raise MalformedEvent(f"item without an id: {str(item)[:80]!r}")
     event_id: str = item["id"]
@@ -120,10 +139,12 @@ def map_event(item: Any, calendar: str, calendar_zone: str | None) -> Mapped:
         raise MalformedEvent(f"event {event_id}: unknown status {status_raw!r}") from exc
 
     series_id = item.get("recurringEventId")
+    if series_id is not None and not isinstance(series_id, str):
+        raise MalformedEvent(f"event {event_id}: recurringEventId is not a string")
     if status is EventStatus.CANCELLED and not series_id and "start" not in item:
         return Mapped(deleted_id=event_id)  # a deleted single event or a deleted series
 
-    zone = _zone((item.get("start") or {}).get("timeZone"), calendar_zone)
+    zone = _zone(_member(item, "start", "timeZone"), _zone(calendar_zone, None))
     start, start_date = _when(item, "start", event_id, zone)
     end, end_date = _when(item, "end", event_id, zone)
     original_start = None
@@ -131,7 +152,7 @@ def map_event(item: Any, calendar: str, calendar_zone: str | None) -> Mapped:
         original_start, _ = _when(item, "originalStartTime", event_id, zone)
         if original_start is None:
             raise MalformedEvent(f"event {event_id}: instance without originalStartTime")
-        zone = _zone((item.get("originalStartTime") or {}).get("timeZone"), zone)
+        zone = _zone(_member(item, "originalStartTime", "timeZone"), zone)
     if status is not EventStatus.CANCELLED and start is None:
         raise MalformedEvent(f"event {event_id}: no start")
     if start is not None and end is not None and end < start:
@@ -148,8 +169,9 @@ def map_event(item: Any, calendar: str, calendar_zone: str | None) -> Mapped:
     else:
         kind = EventKind.SINGLE
 
-    organizer = item.get("organizer") or {}
-    private = ((item.get("extendedProperties") or {}).get("private")) or {}
+    organizer = _member(item, "organizer", "email")
+    private = _member(item, "extendedProperties", "private")
+    marker = private.get(AGENDA_PROPERTY) if isinstance(private, dict) else None
     updated = item.get("updated")
     return Mapped(
         event=CalendarEvent(
@@ -169,12 +191,12 @@ def map_event(item: Any, calendar: str, calendar_zone: str | None) -> Mapped:
             recurrence=tuple(recurrence),
             summary=str(item.get("summary") or ""),
             description=str(item.get("description") or ""),
-            organizer=normalize_email(organizer["email"]) if isinstance(organizer.get("email"), str) else None,
+            organizer=normalize_email(organizer) if isinstance(organizer, str) else None,
             attendees=_attendees(item, event_id),
             event_type=_TYPES.get(str(item.get("eventType", "default")), EventType.DEFAULT),
             updated=_parse_datetime(updated, f"event {event_id}: updated") if updated else None,
-            etag=item.get("etag"),
-            ical_uid=item.get("iCalUID"),
-            agenda_marker=private.get(AGENDA_PROPERTY) if isinstance(private, dict) else None,
+            etag=_text(item.get("etag")),
+            ical_uid=_text(item.get("iCalUID")),
+            agenda_marker=_text(marker),
         )
     )

@@ -43,4 +43,4 @@ def stop(provider: GoogleCalendarProvider, channel: Channel) -> None:
     service = provider._service(channel.calendar)
     request = service.channels().stop(body={"id": channel.channel_id, "resourceId": channel.resource_id})
     provider.requests_made += 1
-    request.execute(num_retries=0)
+    request.execute(http=provider._http(channel.calendar), num_retries=0)

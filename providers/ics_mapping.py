@@ -22,14 +22,14 @@ import logging
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
 from icalendar import Calendar
 from icalendar.error import GloballyUniqueTZIDGuessed
 
-from providers.base import SkippedItem
+from providers.base import SkippedItem, storable
 from providers.ics_values import (
     BadValue,
     Moment,
@@ -89,9 +89,11 @@ def parse_calendar(
 def _parse(
     data: bytes | str, *, provider: str, owner: str, default_zone: str | None, etag: str | None
 ) -> MappedCalendar:
+    # NUL (which PostgreSQL refuses in text) and lone surrogates never reach an event.
+    data = data.replace(b"\x00", "\ufffd".encode()) if isinstance(data, bytes) else storable(data)
     try:
         calendars = Calendar.from_ical(data, multiple=True)
-    except (ValueError, IndexError, KeyError) as exc:
+    except Exception as exc:  # the parser meets untrusted bytes: any failure of it means "not readable"
         raise MalformedCalendar(f"not an iCalendar document: {exc}") from exc
     if not calendars:
         raise MalformedCalendar("not an iCalendar document: no VCALENDAR")
@@ -102,13 +104,8 @@ def _parse(
 
 def _zones(calendars: list[Any], default_zone: str | None) -> Zones:
     vtimezones = {str(vtz.get("TZID")): bytes(vtz.to_ical()) for cal in calendars for vtz in cal.walk("VTIMEZONE")}
-    hint = next((str(c.get("X-WR-TIMEZONE")).strip() for c in calendars if c.get("X-WR-TIMEZONE")), None)
-    years = [
-        e.get("DTSTART").dt.year
-        for cal in calendars
-        for e in cal.walk("VEVENT")
-        if e.get("DTSTART") is not None and not e.errors and hasattr(e.get("DTSTART"), "dt")
-    ]
+    hint = next((str(_first(c.get("X-WR-TIMEZONE"))).strip() for c in calendars if c.get("X-WR-TIMEZONE")), None)
+    years = [year for cal in calendars for e in cal.walk("VEVENT") if (year := _year(e)) is not None]
     resolver = ZoneResolver(vtimezones, hint=hint, reference_year=min(years) if years else datetime.now(UTC).year)
     calendar_zone = resolver.resolve(hint) if hint else None
     if calendar_zone is None and len(vtimezones) == 1:
@@ -117,12 +114,39 @@ def _zones(calendars: list[Any], default_zone: str | None) -> Zones:
     return Zones(resolver, calendar_zone, calendar_zone or default)
 
 
+def _year(component: Any) -> int | None:
+    """The year of a VEVENT's DTSTART, if it has a readable date or date-time (and no broken property)."""
+    if component.errors:
+        return None
+    try:
+        value = _first(component.get("DTSTART")).dt
+    except Exception:  # absent, or icalendar's own error type for a broken property
+        return None
+    return value.year if isinstance(value, date) else None
+
+
+def _first(prop: Any) -> Any:
+    """A property given more than once comes back as a list: like `prop_moment`, read the first."""
+    return prop[0] if isinstance(prop, list) and prop else prop
+
+
+def _written(prop: Any) -> tuple[str, Any] | None:
+    """A property's value as written and its parameters; None when absent or unreadable."""
+    prop = _first(prop)
+    if prop is None:
+        return None
+    try:
+        return prop.to_ical().decode(), prop.params
+    except Exception:  # a broken property, or a value icalendar cannot render back
+        return None
+
+
 def _uid(component: Any, taken: dict[str, int]) -> tuple[str, bool]:
     uid = str(component.get("UID") or "").strip()
     if uid:
         return uid, True
-    start = component.get("DTSTART")
-    seed = f"{start.to_ical().decode() if start is not None else ''}|{start.params if start is not None else ''}"
+    start = _written(component.get("DTSTART"))
+    seed = f"{start[0]}|{start[1]}" if start is not None else "|"
     digest = hashlib.sha256(f"{seed}|{component.get('SUMMARY') or ''}".encode()).hexdigest()[:16]
     taken[digest] = taken.get(digest, 0) + 1
     return f"nouid-{digest}" + (f"-{taken[digest]}" if taken[digest] > 1 else ""), False
@@ -153,7 +177,8 @@ def _map_all(components: list[Any], source: _Source) -> tuple[CalendarEvent, ...
             if uid not in masters or _rank(component) >= _rank(masters[uid][0]):
                 masters[uid] = (component, real)
             continue
-        key = (uid, recid.to_ical().decode() + str(recid.params.get("TZID", "")))
+        written = _written(recid)
+        key = (uid, written[0] + str(written[1].get("TZID", "")) if written is not None else repr(recid))
         if key not in overrides or _rank(component) >= _rank(overrides[key][0]):
             overrides[key] = (component, real)
     events: list[CalendarEvent] = []

@@ -54,7 +54,7 @@ _DISPLAY = re.compile(
 def valid_zone(name: str) -> bool:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory ("America"), a long name
         return False
     return True
 

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tzlocal.windows_tz import win_tz
 
+from providers.base import storable
 from providers.outlook_recurrence import MalformedEvent as MalformedEvent
 from providers.outlook_recurrence import recurrence_lines as recurrence_lines
 from providers.outlook_writeback import AGENDA_PROPERTY_ID  # our tag: the agenda writer's, read back here
@@ -65,7 +66,7 @@ def iana_zone(name: Any) -> str | None:
         try:
             ZoneInfo(text)
             return text
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory ("America"), a long name
             return None
     return None
 
@@ -84,9 +85,9 @@ def parse_instant(value: Any, where: str) -> datetime:
     text = _FRACTION.sub(r"\1", value.strip()).replace("Z", "+00:00")
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError as exc:
+        return (parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError) as exc:  # OverflowError: year 1 east of UTC, year 9999 west of it
         raise MalformedEvent(f"{where}: not a date-time: {value!r}") from exc
-    return (parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def parse_when(value: Any, event_id: str, field: str) -> tuple[datetime, datetime]:
@@ -99,14 +100,18 @@ def parse_when(value: Any, event_id: str, field: str) -> tuple[datetime, datetim
         local = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise MalformedEvent(f"{where}.dateTime: not a date-time: {value['dateTime']!r}") from exc
-    if local.tzinfo is not None:
-        return local.astimezone(UTC), local.replace(tzinfo=None)
-    zone = require_zone(value.get("timeZone") or "UTC", event_id, f"{field}.timeZone")
-    return local.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC), local
+    try:
+        if local.tzinfo is not None:
+            return local.astimezone(UTC), local.replace(tzinfo=None)
+        zone = require_zone(value.get("timeZone") or "UTC", event_id, f"{field}.timeZone")
+        return local.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC), local
+    except OverflowError as exc:  # year 1 east of UTC, year 9999 west of it
+        raise MalformedEvent(f"{where}.dateTime: out of range: {value['dateTime']!r}") from exc
 
 
 def _email(value: Any) -> str | None:
-    address = (value or {}).get("emailAddress", {}).get("address") if isinstance(value, dict) else None
+    inner = value.get("emailAddress") if isinstance(value, dict) else None
+    address = inner.get("address") if isinstance(inner, dict) else None
     return normalize_email(address) if isinstance(address, str) and "@" in address else None
 
 
@@ -152,7 +157,8 @@ def attendees(item: Mapping[str, Any], owner: str, event_id: str) -> tuple[Atten
 
 
 def agenda_marker(item: Mapping[str, Any]) -> str | None:
-    for prop in item.get("singleValueExtendedProperties") or []:
+    props = item.get("singleValueExtendedProperties")
+    for prop in props if isinstance(props, list) else []:
         if isinstance(prop, dict) and str(prop.get("id", "")).casefold() == AGENDA_PROPERTY_ID.casefold():
             value = prop.get("value")
             return str(value) if value is not None else None
@@ -171,10 +177,19 @@ def _common(item: Mapping[str, Any], calendar: str, event_id: str) -> dict[str, 
         "attendees": attendees(item, calendar, event_id),
         "event_type": _SHOW_AS.get(show_as, EventType.DEFAULT),
         "updated": parse_instant(updated, f"event {event_id}: lastModifiedDateTime") if updated else None,
-        "etag": item.get("@odata.etag") or item.get("changeKey"),
-        "ical_uid": item.get("iCalUId"),
+        "etag": _etag(item),
+        "ical_uid": _text(item.get("iCalUId")),
         "agenda_marker": agenda_marker(item),
     }
+
+
+def _text(value: Any) -> str | None:
+    """An optional string field; anything else is treated as absent (the store keeps strings only)."""
+    return value if isinstance(value, str) else None
+
+
+def _etag(item: Mapping[str, Any]) -> str | None:
+    return _text(item.get("@odata.etag")) or _text(item.get("changeKey"))
 
 
 def _times(item: Mapping[str, Any], event_id: str) -> dict[str, Any]:
@@ -202,6 +217,7 @@ def _event_id(item: Any) -> str:
 
 def map_master(item: Any, calendar: str) -> CalendarEvent:
     """A `seriesMaster` read by id: its first slot, its recurrence as RFC 5545, its cancelled slots."""
+    item = storable(item)
     event_id = _event_id(item)
     recurrence = item.get("recurrence")
     if not isinstance(recurrence, dict):
@@ -232,7 +248,7 @@ def map_master(item: Any, calendar: str) -> CalendarEvent:
 
 def _oids(item: Mapping[str, Any]) -> list[str]:
     raw = item.get("cancelledOccurrences") or []
-    return [text for text in raw if isinstance(text, str)] if isinstance(raw, list) else []
+    return [storable(text) for text in raw if isinstance(text, str)] if isinstance(raw, list) else []
 
 
 def _cancelled_slot(text: str, event_id: str, zone: str, slot: time, all_day: bool) -> datetime:
@@ -243,7 +259,10 @@ def _cancelled_slot(text: str, event_id: str, zone: str, slot: time, all_day: bo
     except ValueError as exc:
         raise MalformedEvent(f"event {event_id}: unreadable cancelled occurrence {text!r}") from exc
     tz = UTC if all_day else ZoneInfo(zone)
-    return datetime.combine(day, time(0) if all_day else slot, tz).astimezone(UTC)
+    try:
+        return datetime.combine(day, time(0) if all_day else slot, tz).astimezone(UTC)
+    except OverflowError as exc:
+        raise MalformedEvent(f"event {event_id}: cancelled occurrence out of range {text!r}") from exc
 
 
 def cancelled_occurrence_ids(item: Mapping[str, Any]) -> list[str]:
@@ -254,6 +273,7 @@ def map_row(
     item: Any, calendar: str, master: CalendarEvent | None, master_item: Mapping[str, Any] | None
 ) -> CalendarEvent:
     """A single instance, or an occurrence/exception (with its series master's content as defaults)."""
+    item, master_item = storable(item), storable(master_item)
     event_id = _event_id(item)
     kind_raw = str(item.get("type") or "singleInstance")
     status = EventStatus.CANCELLED if item.get("isCancelled") else EventStatus.CONFIRMED
@@ -288,7 +308,7 @@ def map_row(
         original_start=original,
         time_zone=master.time_zone,
         **_times(merged, event_id),
-        **(_common(merged, calendar, event_id) | {"etag": item.get("@odata.etag") or item.get("changeKey")}),
+        **(_common(merged, calendar, event_id) | {"etag": _etag(item)}),
     )
 
 

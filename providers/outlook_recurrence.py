@@ -99,11 +99,11 @@ def _range(rng: Mapping[str, Any], event_id: str, zone: str) -> list[str]:
     if kind == "endDate":
         try:
             last = date.fromisoformat(str(rng.get("endDate"))[:10])
-        except ValueError as exc:
+            # The range ends with that local day: its last second, in the series zone, as UTC.
+            until = datetime.combine(last + timedelta(days=1), time(0), ZoneInfo(zone)) - timedelta(seconds=1)
+            return [f"UNTIL={until.astimezone(UTC):%Y%m%dT%H%M%SZ}"]
+        except (ValueError, OverflowError) as exc:  # OverflowError: 9999-12-31 has no next day
             raise MalformedEvent(f"event {event_id}: recurrence endDate {rng.get('endDate')!r}") from exc
-        # The range ends with that local day: its last second, in the series zone, as UTC.
-        until = datetime.combine(last + timedelta(days=1), time(0), ZoneInfo(zone)) - timedelta(seconds=1)
-        return [f"UNTIL={until.astimezone(UTC):%Y%m%dT%H%M%SZ}"]
     if kind == "noEnd":
         return []
     raise MalformedEvent(f"event {event_id}: unknown recurrence range {kind!r}")

@@ -27,9 +27,9 @@ class Away:
 
     def covers(self, start: datetime, end: datetime) -> bool:
         """Is a meeting at [start, end) in time away?"""
-        if local_date(start, self.tz) in self.days:
+        if self.days and local_date(start, self.tz) in self.days:
             return True
-        return any(low < end and start < high for low, high in self.spans)
+        return bool(self.spans) and any(low < end and start < high for low, high in self.spans)
 
     def is_away_day(self, day: date) -> bool:
         if day in self.days:
@@ -40,7 +40,7 @@ class Away:
 
     def count(self, after: date, through: date) -> int:
         """Days in (after, through] that are away."""
-        if through <= after:
+        if through <= after or (not self.days and not self.spans):
             return 0
         return sum(1 for day in dates(after + timedelta(days=1), through) if self.is_away_day(day))
 

@@ -6,6 +6,11 @@ directory, only directory pairs; without one, the organizer is taken as the mana
 (`rules.unknown_pairs: organizer`) or nothing is (`ignore`).
 
 Titles are untrusted text: they are only ever matched against the configured patterns.
+
+Published feeds often carry no attendee lines. With a directory, such an event on manager M's
+own calendar is a meeting with report R when its title names R (the address, or the name in the
+address's local part) or matches the pair's `rules.pair_title_patterns` entry; naming two of M's
+reports makes it a group meeting, not a 1:1.
 """
 
 from __future__ import annotations
@@ -54,14 +59,62 @@ def is_meeting_type(event: CalendarEvent) -> bool:
     return not event.all_day and event.event_type is EventType.DEFAULT
 
 
-def candidate(event: CalendarEvent, directory: Directory, settings: RuleSettings) -> Candidate | None:
+ReportNames = Mapping[str, tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]]  # manager -> (report, how named)
+
+
+def _name_patterns(report: str, extra: Iterable[str]) -> tuple[re.Pattern[str], ...]:
+    """R's address, the tokens of its local part ("alice.moreau" -> "alice moreau") or the last of
+    them ("moreau"), on word boundaries, case-insensitive; plus any configured pattern for the pair."""
+    local = report.partition("@")[0]
+    tokens = [token for token in re.split(r"[._+\-]+", local) if token]
+    names = [re.escape(report)]
+    if tokens:
+        names.append(r"[\s._\-]+".join(re.escape(token) for token in tokens))
+    if len(tokens) > 1:
+        names.append(re.escape(tokens[-1]))
+    compiled = [re.compile(rf"\b(?:{'|'.join(names)})\b", re.IGNORECASE)]
+    for pattern in extra:
+        try:
+            compiled.append(re.compile(pattern, re.IGNORECASE))
+        except re.error:
+            continue  # a pattern that does not compile is skipped, as for title_patterns
+    return tuple(compiled)
+
+
+def report_names(directory: Directory, settings: RuleSettings) -> ReportNames:
+    """For each directory manager, how a title names each of their reports."""
+    extra: dict[tuple[str, str], list[str]] = {}
+    for manager, report, pattern in settings.pair_title_patterns:
+        extra.setdefault((directory.canonical(manager), directory.canonical(report)), []).append(pattern)
+    index: dict[str, list[tuple[str, tuple[re.Pattern[str], ...]]]] = {}
+    for pair in directory_pairs(directory).values():
+        index.setdefault(pair.manager, []).append((pair.report, _name_patterns(pair.report, extra.get(pair.key, ()))))
+    return {manager: tuple(found) for manager, found in index.items()}
+
+
+def named_report(event: CalendarEvent, owner: str, names: ReportNames) -> str | None:
+    """The one report of `owner` the title names, if exactly one."""
+    named = {report for report, patterns in names.get(owner, ()) if any(p.search(event.summary) for p in patterns)}
+    return named.pop() if len(named) == 1 else None
+
+
+def candidate(
+    event: CalendarEvent, directory: Directory, settings: RuleSettings, names: ReportNames | None = None
+) -> Candidate | None:
     """A series master or one-off that has the shape of a 1:1 (exceptions follow their master)."""
     if event.kind is EventKind.EXCEPTION or not is_meeting_type(event) or event.start is None:
         return None
     people = humans(event, directory)
+    organizer = directory.canonical(event.organizer) if event.organizer else None
+    owner = directory.canonical(event.calendar)
+    if people <= {owner} and organizer in (None, owner) and directory.in_use and event.summary:
+        # No attendee lines (a published feed): the title may say who the meeting is with.
+        report = named_report(event, owner, names if names is not None else report_names(directory, settings))
+        if report is not None:
+            people = frozenset((owner, report))
+            organizer = owner
     if len(people) != 2 or not all(directory.in_company(person) for person in people):
         return None
-    organizer = directory.canonical(event.organizer) if event.organizer else None
     return Candidate(people, organizer, title_matches(event.summary, settings.title_patterns))
 
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from rules.days import iso_utc, show_date, show_time
 from rules.history import PairHistory
-from rules.model import Finding, OccurrenceOutcome, RuleSettings
+from rules.model import Finding, Occurrence, OccurrenceOutcome, RuleSettings
 
 SHORT = "short-meeting"
 CHURN = "reschedule-churn"
@@ -17,31 +17,60 @@ _LIVE = (OccurrenceOutcome.HELD, OccurrenceOutcome.SCHEDULED, OccurrenceOutcome.
 _CHURNED = (OccurrenceOutcome.MOVED, OccurrenceOutcome.REPLACED)
 
 
+RECENT = timedelta(weeks=4)
+
+
 def short_findings(history: PairHistory, settings: RuleSettings) -> list[Finding]:
+    """Short 1:1s of the last four weeks and ahead: one finding for a series that is short throughout,
+    one per occurrence that was shortened on its own (a digest line per slot would bury the point)."""
     minimum = timedelta(minutes=settings.min_duration_minutes)
+    recent = [o for o in history.occurrences if o.outcome in _LIVE and o.original_start >= history.now - RECENT]
+    by_series: dict[str | None, list[Occurrence]] = {}
+    for occurrence in recent:
+        by_series.setdefault(occurrence.series_key, []).append(occurrence)
     findings = []
-    for occurrence in history.occurrences:
-        length = occurrence.end - occurrence.start
-        if occurrence.outcome not in _LIVE or length >= minimum:
+    for key, occurrences in by_series.items():
+        short = [o for o in occurrences if o.end - o.start < minimum]
+        if key is not None and len(short) >= 2 and len(short) == len(occurrences):
+            findings.append(_short_series(history, settings, key, short))
             continue
-        minutes = int(length.total_seconds() // 60)
-        findings.append(
-            Finding(
-                rule=SHORT,
-                manager=history.pair.manager,
-                report=history.pair.report,
-                key=iso_utc(occurrence.original_start),
-                message=f"Your 1:1 with {history.pair.report} on {show_date(occurrence.start, history.tz)} "
-                f"is {minutes} minutes long; the house minimum is {settings.min_duration_minutes}.",
-                explanation=f"The 1:1 at {show_time(occurrence.start, history.tz)} ({history.time_zone}) is "
-                f"scheduled for {minutes} minutes, under rules.min_duration_minutes = "
-                f"{settings.min_duration_minutes}. Digest only.",
-                occurrence=occurrence.original_start,
-                digest_only=True,
-                details={"duration_minutes": str(minutes), "min_duration_minutes": str(settings.min_duration_minutes)},
-            )
-        )
+        findings.extend(_short_one(history, settings, o) for o in short)
     return findings
+
+
+def _short_series(history: PairHistory, settings: RuleSettings, key: str, short: list[Occurrence]) -> Finding:
+    minutes = int((short[-1].end - short[-1].start).total_seconds() // 60)
+    return Finding(
+        rule=SHORT,
+        manager=history.pair.manager,
+        report=history.pair.report,
+        key=f"series:{key}",
+        message=f"Your recurring 1:1 with {history.pair.report} is {minutes} minutes long; "
+        f"the house minimum is {settings.min_duration_minutes}.",
+        explanation=f"All {len(short)} of its slots from {show_date(short[0].start, history.tz)} on are scheduled "
+        f"for under rules.min_duration_minutes = {settings.min_duration_minutes}. Digest only.",
+        occurrence=short[-1].original_start,
+        digest_only=True,
+        details={"duration_minutes": str(minutes), "min_duration_minutes": str(settings.min_duration_minutes)},
+    )
+
+
+def _short_one(history: PairHistory, settings: RuleSettings, occurrence: Occurrence) -> Finding:
+    minutes = int((occurrence.end - occurrence.start).total_seconds() // 60)
+    return Finding(
+        rule=SHORT,
+        manager=history.pair.manager,
+        report=history.pair.report,
+        key=iso_utc(occurrence.original_start),
+        message=f"Your 1:1 with {history.pair.report} on {show_date(occurrence.start, history.tz)} "
+        f"is {minutes} minutes long; the house minimum is {settings.min_duration_minutes}.",
+        explanation=f"The 1:1 at {show_time(occurrence.start, history.tz)} ({history.time_zone}) is "
+        f"scheduled for {minutes} minutes, under rules.min_duration_minutes = "
+        f"{settings.min_duration_minutes}. Digest only.",
+        occurrence=occurrence.original_start,
+        digest_only=True,
+        details={"duration_minutes": str(minutes), "min_duration_minutes": str(settings.min_duration_minutes)},
+    )
 
 
 def churn_findings(history: PairHistory, settings: RuleSettings) -> list[Finding]:

@@ -8,6 +8,7 @@ evidence, so their findings are left exactly as they are.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,7 +33,7 @@ class Evaluation:
 
 def pair_histories(events: Iterable[CalendarEvent], context: EvaluationContext) -> list[PairHistory]:
     """Every visible pair's history (stale ones included, flagged `stale`), sorted by pair."""
-    canonical = context.directory.canonical
+    canonical = functools.lru_cache(maxsize=None)(context.directory.canonical)  # per call: no global state
     histories = [build_history(found, context, tz, canonical) for found, tz in gather(events, context)]
     return sorted(histories, key=lambda h: h.pair.key)
 
@@ -51,10 +52,15 @@ def judge(history: PairHistory, context: EvaluationContext) -> list[Finding]:
 
 
 def evaluate(events: Iterable[CalendarEvent], context: EvaluationContext) -> Evaluation:
+    return judge_histories(pair_histories(events, context), context)
+
+
+def judge_histories(histories: Iterable[PairHistory], context: EvaluationContext) -> Evaluation:
+    """All rules over histories already built (the daemon builds them once for rules and agenda)."""
     findings: list[Finding] = []
     judged: set[tuple[str, str]] = set()
     skipped: set[tuple[str, str]] = set()
-    for history in pair_histories(events, context):
+    for history in histories:
         if history.stale:
             skipped.add(history.pair.key)
             continue

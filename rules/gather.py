@@ -13,7 +13,15 @@ from datetime import UTC, date, datetime, tzinfo
 
 from rules.copies import Copy, changed
 from rules.days import local_date, zone
-from rules.detect import Candidate, Vote, candidate, counts_as_one_on_one, directory_pairs, organizer_pairs
+from rules.detect import (
+    Candidate,
+    Vote,
+    candidate,
+    counts_as_one_on_one,
+    directory_pairs,
+    organizer_pairs,
+    report_names,
+)
 from rules.history import PairEvents
 from rules.model import CalendarEvent, EvaluationContext, EventKind, EventType, Pair
 from rules.series import SeriesCopy
@@ -48,7 +56,7 @@ def _newest(events: Iterable[CalendarEvent]) -> list[CalendarEvent]:
 def canonical_events(events: Iterable[CalendarEvent], context: EvaluationContext) -> list[CalendarEvent]:
     """Watched copies only, their calendars canonical, in a canonical order."""
     canon = context.directory.canonical
-    copies = [replace(e, calendar=canon(e.calendar)) for e in events]
+    copies = [e if canon(e.calendar) == e.calendar else replace(e, calendar=canon(e.calendar)) for e in events]
     watched = {canon(c) for c in context.watched_calendars}
     if watched:
         copies = [e for e in copies if e.calendar in watched]
@@ -77,9 +85,10 @@ def gather(events: Iterable[CalendarEvent], context: EvaluationContext) -> list[
     canon = directory.canonical
     copies = canonical_events(events, context)
     exceptions = _exceptions(copies)
-    found = [(event, candidate(event, directory, settings)) for event in copies]
+    names = report_names(directory, settings) if directory.in_use else {}
+    found = [(event, candidate(event, directory, settings, names)) for event in copies]
     candidates = [(event, c) for event, c in found if c is not None]
-    if directory.pairs:
+    if directory.in_use:
         pairs = directory_pairs(directory)
     else:
         first_seen = {(canon(m), canon(r)): day for (m, r), day in context.pair_first_seen.items()}
@@ -96,7 +105,7 @@ def gather(events: Iterable[CalendarEvent], context: EvaluationContext) -> list[
             bucket.series.append(SeriesCopy(event.calendar, event, own))
             bucket.changes.extend(changed(e) for e in (event, *own.values()) if e.sighting or e.updated)
         else:
-            if not cand.titled and not directory.pairs:
+            if not cand.titled and not directory.in_use:
                 continue
             bucket.one_offs.append((Copy(event.calendar, event), cand.titled))
             bucket.changes.extend([changed(event)] if event.sighting or event.updated else [])
@@ -105,6 +114,10 @@ def gather(events: Iterable[CalendarEvent], context: EvaluationContext) -> list[
             bucket.starts.append(event.start)
     present = {event.calendar for event in copies}
     watched = {canon(c) for c in context.watched_calendars} or present
+    absences: dict[str, list[CalendarEvent]] = {}  # out-of-office entries by calendar, found once
+    for event in copies:
+        if event.event_type is EventType.OUT_OF_OFFICE and event.kind is not EventKind.EXCEPTION:
+            absences.setdefault(event.calendar, []).append(event)
     zones = {canon(person): name for person, name in context.time_zones.items()}
     result = []
     for people in sorted(buckets, key=sorted):
@@ -115,10 +128,8 @@ def gather(events: Iterable[CalendarEvent], context: EvaluationContext) -> list[
         pair = replace(bucket.pair, start=_pair_start(bucket, context, tz))
         out_of_office = tuple(
             (event, exceptions.get((event.provider, event.calendar, event.event_id), {}))
-            for event in copies
-            if event.calendar in people
-            and event.event_type is EventType.OUT_OF_OFFICE
-            and event.kind is not EventKind.EXCEPTION
+            for person in sorted(people)
+            for event in absences.get(person, ())
         )
         events_of_pair = PairEvents(
             pair=pair,

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, tzinfo
 
 from rules.away import Away, build_away
 from rules.copies import Canonical, Copy, Judge, Slot
-from rules.days import days_apart, local_date, zone_name
+from rules.days import days_apart, local_date, midnight, zone_name
 from rules.matching import Within, match
 from rules.model import CalendarEvent, EvaluationContext, Occurrence, Pair
 from rules.model import OccurrenceOutcome as Outcome
@@ -136,8 +136,10 @@ def build_history(events: PairEvents, context: EvaluationContext, tz: tzinfo, ca
     settings, now, pair = context.settings, context.now, events.pair
     low, high = now - timedelta(days=settings.history_days), now + timedelta(days=settings.horizon_days)
 
+    begins = midnight(pair.start, tz) if pair.start is not None else low  # the pair's first local day
+
     def keep(moment: datetime) -> bool:
-        return low <= moment < high and (pair.start is None or local_date(moment, tz) >= pair.start)
+        return low <= moment < high and moment >= begins
 
     series = group_series(events.series, pair.manager, canonical, low, high)
     cadence = _pair_cadence(series, now, settings.cadence_days)
@@ -203,6 +205,8 @@ def build_history(events: PairEvents, context: EvaluationContext, tz: tzinfo, ca
 
 def _away(slot: Slot, away: Away) -> bool:
     """Time away is judged over the slot itself, wherever its meeting was moved to."""
+    if not away.days and not away.spans:
+        return False
     return away.covers(slot.original_start, slot.original_start + (slot.end - slot.start))
 
 
@@ -259,20 +263,17 @@ def _slot_occurrence(
     replaced: Mapping[datetime, datetime],
     covered: Mapping[datetime, datetime],
 ) -> Occurrence:
-    base = Occurrence(
-        pair=pair.key,
-        series_key=slot.series_key,
-        original_start=slot.original_start,
-        start=slot.start,
-        end=slot.end,
-        outcome=Outcome.SCHEDULED,
-        away=_away(slot, away),
-    )
+    # Built in one go (no dataclasses.replace): this runs for every slot of every pair.
+    is_away = _away(slot, away)
     if not slot.live:
-        outcome = Outcome.REPLACED if slot.original_start in replaced else Outcome.CANCELLED
-        return replace(
-            base,
-            outcome=outcome,
+        return Occurrence(
+            pair=pair.key,
+            series_key=slot.series_key,
+            original_start=slot.original_start,
+            start=slot.start,
+            end=slot.end,
+            outcome=Outcome.REPLACED if slot.original_start in replaced else Outcome.CANCELLED,
+            away=is_away,
             cancelled_by=slot.by,
             replaced_by=replaced.get(slot.original_start),
             late_cancellation=slot.late,
@@ -281,11 +282,22 @@ def _slot_occurrence(
             cancellation_by_full_listing=slot.by_full_listing,
             moved_to=slot.moved_to,
         )
+    replaced_by = None
     if slot.start != slot.original_start:
-        if slot.original_start in covered:
-            return replace(base, outcome=Outcome.REPLACED, replaced_by=covered[slot.original_start])
-        return replace(base, outcome=Outcome.MOVED)
-    return replace(base, outcome=Outcome.HELD if slot.start <= now else Outcome.SCHEDULED)
+        replaced_by = covered.get(slot.original_start)
+        outcome = Outcome.REPLACED if replaced_by is not None else Outcome.MOVED
+    else:
+        outcome = Outcome.HELD if slot.start <= now else Outcome.SCHEDULED
+    return Occurrence(
+        pair=pair.key,
+        series_key=slot.series_key,
+        original_start=slot.original_start,
+        start=slot.start,
+        end=slot.end,
+        outcome=outcome,
+        away=is_away,
+        replaced_by=replaced_by,
+    )
 
 
 def _one_off_occurrence(slot: Slot, pair: Pair, now: datetime, away: Away) -> Occurrence:

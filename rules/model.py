@@ -155,6 +155,14 @@ class Directory:
     domains: tuple[str, ...] = ()
     aliases: Mapping[str, str] = field(default_factory=dict)  # alias -> canonical address
     manager_of: Mapping[str, str] = field(default_factory=dict)  # person -> their manager (escalation)
+    # A directory source is configured even when no pair is in force (all ended, or none imported yet): only
+    # directory pairs are judged then, never the organizer fallback.
+    configured: bool = False
+
+    @property
+    def in_use(self) -> bool:
+        """Pairs come from the directory (not from who organizes a meeting)."""
+        return bool(self.pairs) or self.configured
 
     def canonical(self, address: str) -> str:
         email = normalize_email(address)
@@ -231,6 +239,8 @@ class RuleSettings:
     # How far back and ahead occurrences are derived from a series.
     history_days: int = 120
     horizon_days: int = 35
+    # (manager, report, regex): a title matching it is a 1:1 of that pair even without attendee lines.
+    pair_title_patterns: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -256,6 +266,7 @@ class EvaluationContext:
 class FindingStatus(StrEnum):
     OPEN = "open"
     RESOLVED = "resolved"
+    ENDED = "ended"  # the pair ended (a leaver, a new manager): closed without being resolved, kept as history
 
 
 @dataclass(frozen=True)

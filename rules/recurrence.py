@@ -114,6 +114,12 @@ def _rule(line: ContentLine, dtstart: datetime, tz: tzinfo | None) -> rrule | No
 
 
 @dataclass(frozen=True)
+class _Exclusions:
+    exact_exclusions: frozenset[datetime]
+    date_exclusions: frozenset[date]
+
+
+@dataclass(frozen=True)
 class _Pattern:
     rules: rruleset
     bounded: bool
@@ -191,8 +197,97 @@ def _first_slot(master: CalendarEvent) -> datetime | None:
     return master.start.astimezone(UTC) if master.start is not None else None
 
 
+_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+_WEEKLY_KEYS = frozenset({"FREQ", "INTERVAL", "BYDAY", "UNTIL", "COUNT", "WKST"})
+
+
+@dataclass(frozen=True)
+class _Weekly:
+    """A plain `FREQ=WEEKLY` on the first slot's own weekday: slots are dtstart + k·period, no search needed."""
+
+    period: timedelta
+    until: datetime | None
+    count: int | None
+
+
+def _simple_weekly(lines: Sequence[str], dtstart: datetime, tz: tzinfo) -> _Weekly | None:
+    """The common 1:1 rule, recognised so it can be expanded by arithmetic; None for anything else."""
+    rule: ContentLine | None = None
+    for content in filter(None, map(parse_line, lines)):
+        if content.name == "EXDATE":
+            continue
+        if content.name != "RRULE" or rule is not None:
+            return None  # RDATE, EXRULE or a second rule: the general path
+        rule = content
+    if rule is None:
+        return None
+    parts: dict[str, str] = {}
+    for part in rule.value.split(";"):
+        name, _, value = part.partition("=")
+        parts[name.strip().upper()] = value.strip()
+    if parts.get("FREQ", "").upper() != "WEEKLY" or not set(parts) <= _WEEKLY_KEYS:
+        return None
+    byday = parts.get("BYDAY", "").upper()
+    if byday and byday != _DAYS[dtstart.weekday()]:
+        return None
+    interval = parts.get("INTERVAL", "1")
+    count = parts.get("COUNT")
+    if not interval.isdigit() or int(interval) < 1 or (count is not None and not count.isdigit()):
+        return None
+    until = _until(parts["UNTIL"], tz) if "UNTIL" in parts and count is None else None
+    if "UNTIL" in parts and count is None and until is None:
+        return None
+    return _Weekly(timedelta(weeks=int(interval)), until, int(count) if count is not None else None)
+
+
+def _weekly_slot(local_first: datetime, rule: _Weekly, k: int, tz: tzinfo) -> datetime:
+    return (local_first + k * rule.period).replace(tzinfo=tz).astimezone(UTC)
+
+
+def _expand_weekly(
+    rule: _Weekly, first: datetime, tz: tzinfo, start: datetime, end: datetime
+) -> tuple[tuple[datetime, ...], datetime | None]:
+    """Slots in [start, end) and the last slot (None when unbounded), by wall-clock arithmetic."""
+    local_first = first.astimezone(tz).replace(tzinfo=None)
+    last_k: int | None = None
+    if rule.count is not None:
+        last_k = max(rule.count - 1, 0)
+    elif rule.until is not None:
+        last_k = max(int((rule.until.astimezone(tz).replace(tzinfo=None) - local_first) / rule.period) + 1, 0)
+        while last_k > 0 and _weekly_slot(local_first, rule, last_k, tz) > rule.until:
+            last_k -= 1
+    lowest = max(int((start.astimezone(tz).replace(tzinfo=None) - local_first) / rule.period) - 1, 0)
+    slots = []
+    k = lowest
+    while last_k is None or k <= last_k:
+        slot = _weekly_slot(local_first, rule, k, tz)
+        if slot >= end:
+            break
+        if slot >= start:
+            slots.append(slot)
+        k += 1
+    last = _weekly_slot(local_first, rule, last_k, tz) if last_k is not None else None
+    return tuple(slots), last
+
+
 def expand(master: CalendarEvent, start: datetime, end: datetime) -> Expansion:
     """The slots of a timed master with original start in [start, end)."""
+    first = _first_slot(master)
+    if first is None:
+        return Expansion((), frozenset(), None, None)
+    tz = zone(master.time_zone)
+    weekly = _simple_weekly(master.recurrence, first.astimezone(tz), tz)
+    if weekly is not None:
+        slots, last = _expand_weekly(weekly, first, tz, start, end)
+        exclusions = _exclusions(master.recurrence, tz)
+        excluded = _excluded(slots, exclusions, master.cancelled_occurrences, tz)
+        cadence = weekly.period.days if (last is None or last > first) else None
+        return Expansion(slots, excluded, last, cadence)
+    return expand_general(master, start, end)
+
+
+def expand_general(master: CalendarEvent, start: datetime, end: datetime) -> Expansion:
+    """Any rule, through dateutil (the weekly fast path must agree with this; a test checks)."""
     first = _first_slot(master)
     if first is None:
         return Expansion((), frozenset(), None, None)
@@ -205,8 +300,21 @@ def expand(master: CalendarEvent, start: datetime, end: datetime) -> Expansion:
     return Expansion(slots, excluded, _last(pattern, tz), _cadence(pattern))
 
 
+def _exclusions(lines: Sequence[str], tz: tzinfo) -> _Exclusions:
+    exact: set[datetime] = set()
+    days: set[date] = set()
+    for content in filter(None, map(parse_line, lines)):
+        if content.name == "EXDATE":
+            for value in _values(content, tz):
+                if isinstance(value, datetime):
+                    exact.add(value.astimezone(UTC))
+                else:
+                    days.add(value)
+    return _Exclusions(frozenset(exact), frozenset(days))
+
+
 def _excluded(
-    slots: Iterable[datetime], pattern: _Pattern, cancelled: Sequence[datetime], tz: tzinfo
+    slots: Iterable[datetime], pattern: _Pattern | _Exclusions, cancelled: Sequence[datetime], tz: tzinfo
 ) -> frozenset[datetime]:
     """EXDATEs and cancelled occurrences, matched exactly, or by local day for a bare date.
 

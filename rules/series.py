@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from rules.copies import Canonical, Copy, Judge, Slot, decide, deleted_at, rank
-from rules.model import CalendarEvent, epoch
+from rules.copies import Canonical, Copy, Judge, Slot, answer, decide, deleted_at, rank
+from rules.model import CalendarEvent, Response, epoch
 from rules.recurrence import Expansion, expand, span
 
 
@@ -97,9 +97,29 @@ def _rank(copy: SeriesCopy, canonical: Canonical, manager: str) -> tuple[bool, b
 def series_slots(series: Series, judge: Judge, canonical: Canonical, keep: Callable[[datetime], bool]) -> list[Slot]:
     """Every slot of the series that `keep` accepts, merged across its copies."""
     length = span(series.decisive.master)
+    plain = _plain_slot(series, judge, canonical, length)
     slots = []
     for original in series.expansion.slots:
         if not keep(original) or not series.live_at(original):
+            continue
+        if (
+            plain is not None
+            and original not in series.expansion.excluded
+            and not any(original in c.exceptions for c in series.copies)
+        ):
+            # No exception anywhere and nobody declined the series: the slot stands as the masters say.
+            slots.append(
+                Slot(
+                    series.key,
+                    original,
+                    original,
+                    original + length,
+                    live=True,
+                    seen_at=plain.seen_at,
+                    by_full_listing=plain.by_full_listing,
+                    titled=plain.titled,
+                )
+            )
             continue
         copies = [Copy(c.calendar, c.master, c.exceptions.get(original)) for c in series.copies]
         slots.append(
@@ -114,6 +134,24 @@ def series_slots(series: Series, judge: Judge, canonical: Canonical, keep: Calla
             )
         )
     return slots
+
+
+def _plain_slot(series: Series, judge: Judge, canonical: Canonical, length: timedelta) -> Slot | None:
+    """What a slot with no exception on any copy decides, when that cannot depend on its time.
+
+    It can only depend on the time through a series-level decline (which counts from when it was
+    given); without one, every such slot is the same live slot, so deciding it once is enough.
+    """
+    if not series.expansion.slots:
+        return None
+    copies = [Copy(c.calendar, c.master, None) for c in series.copies]
+    for person in judge.people:
+        found = answer(person, copies, copies[0], canonical)
+        if found is not None and found[0].response is Response.DECLINED:
+            return None
+    first = series.expansion.slots[0]
+    probe = decide(copies, judge, canonical, series_key=series.key, original_start=first, length=length)
+    return probe if probe.live and probe.start == first else None
 
 
 def one_off_slots(

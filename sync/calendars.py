@@ -83,20 +83,42 @@ class Claim:
     generation: int
 
 
-def acquire(db: Database, provider: str, calendar: str, worker: str, now: datetime, lease: timedelta) -> Claim | None:
-    """Take the calendar's lease, unless another live worker holds it (then None)."""
+def acquire(
+    db: Database,
+    provider: str,
+    calendar: str,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    fresh_within: timedelta | None = None,
+) -> Claim | None:
+    """Take the calendar's lease, unless another live worker holds it (then None).
+
+    With `fresh_within`, a calendar another replica synced that recently (and that no push
+    notification asked for since) is left alone too: replicas share a cycle's work instead of
+    each repeating it.
+    """
     with db.session() as session:
         row = calendar_row(session, provider, calendar)
+        conditions = [
+            CalendarRow.id == row.id,
+            or_(
+                CalendarRow.lease_until.is_(None),
+                CalendarRow.lease_until < now,
+                CalendarRow.lease_owner == worker,
+            ),
+        ]
+        if fresh_within is not None:
+            conditions.append(
+                or_(
+                    CalendarRow.last_success_at.is_(None),
+                    CalendarRow.last_success_at <= now - fresh_within,
+                    CalendarRow.wanted_at.is_not(None),
+                )
+            )
         taken = session.execute(
             update(CalendarRow)
-            .where(
-                CalendarRow.id == row.id,
-                or_(
-                    CalendarRow.lease_until.is_(None),
-                    CalendarRow.lease_until < now,
-                    CalendarRow.lease_owner == worker,
-                ),
-            )
+            .where(*conditions)
             .values(lease_owner=worker, lease_until=now + lease, last_attempt_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -126,13 +148,14 @@ def sync_calendar(
     worker: str = "worker",
     lease: timedelta = timedelta(minutes=10),
     crash: CrashPlan | None = None,
+    fresh_within: timedelta | None = None,
 ) -> CalendarResult:
     """Fetch a calendar's changes (no transaction open), then apply them in one fenced transaction."""
     crash = crash or CrashPlan()
     result = CalendarResult(provider=provider.name, calendar=calendar, ok=False)
-    claim = acquire(db, provider.name, calendar, worker, now, lease)
+    claim = acquire(db, provider.name, calendar, worker, now, lease, fresh_within)
     if claim is None:
-        result.ok, result.error_kind = True, "leased_elsewhere"
+        result.ok, result.error_kind = True, "leased_elsewhere"  # or just synced by another replica
         return result
     try:
         try:

@@ -20,10 +20,16 @@ from sync.config import ConfigError, Settings, load_settings, permission_warning
 from sync.crash import CrashPlan
 from sync.cycle import CycleReport, run_cycle
 from sync.daemon import AlreadyRunning, Daemon, sqlite_single_writer_lock
+from sync.digest import CHECK_SECONDS, digest_job
+from sync.directory.calendars import follow_directory
+from sync.directory.cli import add_commands as add_directory_commands
+from sync.directory.refresh import refresh_directory, refresh_due, refresh_job
 from sync.findings import finding_as_dict, finding_rows
 from sync.logs import configure_logging
 from sync.ops import ops_blueprint
+from sync.orgpage import org_blueprint, org_deps
 from sync.push import ensure_push, push_blueprint, push_secret
+from sync.report_cli import add_command as add_report_command
 from sync.runtime import build_runtime
 from sync.store.db import PUSH_LOCK, Database, only_one_replica
 from sync.store.models import PauseRow
@@ -58,7 +64,8 @@ def cmd_check_config(args: argparse.Namespace, console: Console) -> int:
     console.print(f"[green]ok[/green]: {_config_path(args)}")
     console.print(f"  database: {settings.resolved_database_url().split('@')[-1]}")
     console.print(f"  google calendars: {len(settings.google.calendars)}")
-    console.print(f"  directory pairs: {len(settings.directory_model().pairs)}")
+    source = settings.directory.resolved_source
+    console.print(f"  directory: source {source}, {len(settings.directory_model().pairs)} pairs in the config")
     console.print(
         f"  smtp: {settings.smtp.host}:{settings.smtp.port} ({settings.smtp.security}); mode {settings.notify.mode}"
     )
@@ -78,6 +85,9 @@ def print_cycle(report: CycleReport, console: Console) -> None:
 
 def cmd_sync(args: argparse.Namespace, console: Console) -> int:
     runtime = build_runtime(_load(args), crash=CrashPlan.from_env(os.environ.get("ONEONONE_CRASH_AT")))
+    if refresh_due(runtime.db, runtime.settings, runtime.clock()):  # a failure keeps the last good directory
+        refresh_directory(runtime.db, runtime.settings, runtime.clock())
+        follow_directory(runtime.db, runtime.providers)
     report = run_cycle(runtime)
     print_cycle(report, console)
     return 1 if report.calendars and not any(c.ok for c in report.calendars) else 0
@@ -97,6 +107,14 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     blueprints = [push_blueprint(runtime.db, secret, runtime.clock, daemon.wake)]
     if runtime.metrics is not None:
         blueprints.append(ops_blueprint(daemon, runtime.metrics))
+    org = org_deps(settings, runtime.db, runtime.clock)
+    if org is not None:  # /org: per-manager aggregates for whoever coaches managers
+        blueprints.append(org_blueprint(org))
+    daemon.jobs.append((CHECK_SECONDS, digest_job(runtime)))  # queues each manager's weekly digest when due
+    # Who reports to whom: refreshed on start, then checked hourly (due every directory.refresh_hours).
+    follow = lambda: follow_directory(runtime.db, runtime.providers)  # noqa: E731
+    daemon.before_first_cycle.append(refresh_job(runtime.db, settings, runtime.clock, when_due=False, after=follow))
+    daemon.jobs.append((3600, refresh_job(runtime.db, settings, runtime.clock, after=follow)))
     # The agenda pages, /healthz, /readyz, /metrics and the push webhooks, on web.bind.
     web = serve_web(runtime, blueprints=blueprints)
     public_url = settings.web.public_url
@@ -187,7 +205,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the daemon until SIGTERM/SIGINT").set_defaults(func=cmd_run)
     f = sub.add_parser("findings", help="list findings")
     f.add_argument("--format", choices=("table", "json"), default="table")
-    f.add_argument("--status", choices=("open", "resolved", "all"), default="all")
+    f.add_argument("--status", choices=("open", "resolved", "ended", "all"), default="all")
     f.set_defaults(func=cmd_findings)
     pa = sub.add_parser("pause", help="pause a pair (e.g. parental leave); omit --until to resume")
     pa.add_argument("manager")
@@ -200,6 +218,8 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--interval", type=float, default=10.0, help="seconds between demo cycles")
     d.set_defaults(func=cmd_demo)
     add_agenda_commands(sub, _load)
+    add_directory_commands(sub, _load)
+    add_report_command(sub, _load)
     return p
 
 

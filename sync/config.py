@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import stat
 from collections.abc import Mapping
 from datetime import date
@@ -40,7 +41,7 @@ class _Model(BaseModel):
 def _check_zone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: "America" is a directory
         raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)") from exc
     return value
 
@@ -243,11 +244,68 @@ class PairEntry(_Model):
     start: date | None = None
 
 
+class DirectoryScopeRule(_Model):
+    """One `directory.include`/`exclude` entry: a department, a manager's whole subtree, or one person."""
+
+    department: str | None = None
+    manager_subtree: str | None = None
+    address: str | None = None
+
+    @field_validator("manager_subtree", "address")
+    @classmethod
+    def _person(cls, value: str | None) -> str | None:
+        return _email(value) if value is not None else None
+
+    @model_validator(mode="after")
+    def _one(self) -> DirectoryScopeRule:
+        if sum(v is not None for v in (self.department, self.manager_subtree, self.address)) != 1:
+            raise ValueError("set exactly one of department, manager_subtree and address")
+        return self
+
+
+class DirectoryGoogleSettings(_Model):
+    """Google Workspace's Admin SDK Directory API, with google.service_account_file (domain-wide delegation)."""
+
+    admin_subject: str | None = None  # an administrator the service account acts as (users are read as them)
+    customer: str = "my_customer"  # the Workspace account: my_customer, or its customer id (C0...)
+    api_endpoint: str | None = None  # None = Google's own (https://admin.googleapis.com/)
+    page_size: int = Field(500, ge=1, le=500)
+
+    @field_validator("admin_subject")
+    @classmethod
+    def _admin(cls, value: str | None) -> str | None:
+        return _email(value) if value is not None else None
+
+
+class DirectoryEntraSettings(_Model):
+    """Entra ID users through Microsoft Graph, with the outlook.* app (application permission User.Read.All)."""
+
+    page_size: int = Field(999, ge=1, le=999)
+
+
 class DirectorySettings(_Model):
-    pairs: tuple[PairEntry, ...] = ()
-    file: Path | None = None  # CSV: manager,report[,start_date]
+    # config: only `pairs` below; file: `file`; google / entra: read from the company directory every day.
+    source: Literal["config", "file", "google", "entra"] | None = None  # default: file when `file` is set
+    pairs: tuple[PairEntry, ...] = ()  # always in force, added to what the source says
+    file: Path | None = None  # CSV (manager,report[,start_date]) or YAML (.yaml/.yml)
     domains: tuple[str, ...] = ()
     aliases: dict[str, str] = Field(default_factory=dict)
+    google: DirectoryGoogleSettings = Field(default_factory=DirectoryGoogleSettings)
+    entra: DirectoryEntraSettings = Field(default_factory=DirectoryEntraSettings)
+    include: tuple[DirectoryScopeRule, ...] = ()  # empty: everyone; else only pairs matching one of these
+    exclude: tuple[DirectoryScopeRule, ...] = ()  # pairs matching one of these are never judged
+    refresh_hours: int = Field(24, ge=1)
+    allow_large_changes: bool = False  # accept a refresh that ends more than half of the pairs in force
+
+    @property
+    def resolved_source(self) -> str:
+        return self.source or ("file" if self.file else "config")
+
+    @model_validator(mode="after")
+    def _file(self) -> DirectorySettings:
+        if self.resolved_source == "file" and self.file is None:
+            raise ValueError("source is file but directory.file is not set")
+        return self
 
 
 class RulesSettings(_Model):
@@ -263,6 +321,25 @@ class RulesSettings(_Model):
     churn_window: int = Field(5, ge=1)
     history_days: int = Field(120, ge=14)
     horizon_days: int = Field(35, ge=1)
+    # Between full evaluations, a cycle re-judges only the pairs whose calendars changed; a full one
+    # (every pair, for what time alone changes: gaps opening, nudges coming due) runs this often.
+    full_evaluation_minutes: int = Field(30, ge=1)
+    # "manager,report": regex. A title matching it is a 1:1 of that pair even without attendee lines (ICS feeds).
+    pair_title_patterns: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("pair_title_patterns")
+    @classmethod
+    def _pair_patterns(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, pattern in value.items():
+            manager, sep, report = key.partition(",")
+            if not sep or "@" not in manager or "@" not in report:
+                raise ValueError(f"key {key!r} must be 'manager@example.com,report@example.com'")
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern for {key!r} is not a valid regular expression: {exc}") from None
+        pairs = ((k.partition(",")[0], k.partition(",")[2], v) for k, v in value.items())
+        return {f"{normalize_email(manager)},{normalize_email(report)}": v for manager, report, v in pairs}
 
 
 class WebSettings(_Model):
@@ -352,6 +429,55 @@ class AgendaSettings(_Model):
         return self.attach.get(provider, False)
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class DigestSettings(_Model):
+    """The weekly digest email per manager, sent on `weekday` at `hour` in the manager's own zone."""
+
+    enabled: bool = True
+    weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = "monday"
+    hour: int = Field(8, ge=0, le=23)
+    weeks: int = Field(12, ge=4, le=26)  # how many weeks the table and the timelines cover
+    opt_out: tuple[str, ...] = ()  # managers who get no digest
+
+    @field_validator("opt_out")
+    @classmethod
+    def _lower(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_email(v) for v in value)
+
+
+class OrgPageSettings(_Model):
+    """/org: per-manager aggregates for the people who coach managers (never notes or agenda text)."""
+
+    admin_token_env: str | None = None  # an environment variable holding the admin token
+    admin_token_file: Path | None = None  # or a file holding it
+    allow: tuple[str, ...] = ()  # people who may open it once signed in to the agenda pages
+
+    @field_validator("allow")
+    @classmethod
+    def _lower(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_email(v) for v in value)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.admin_token_env or self.admin_token_file or self.allow)
+
+    def admin_token(self) -> SecretStr | None:
+        token = _read_secret(self.admin_token_env, self.admin_token_file, "org_page.admin_token")
+        if token is not None and len(token.get_secret_value()) < 16:
+            raise ConfigError("org_page.admin_token: use a random token of at least 16 characters")
+        return token
+
+
+class EscalationSettings(_Model):
+    """Opt-in: the Nth violation within a window copies the manager's own manager, once."""
+
+    enabled: bool = False
+    threshold: int = Field(3, ge=1)
+    window_days: int = Field(30, ge=1)
+
+
 class Settings(_Model):
     database_url: str | None = None
     poll_interval_seconds: int = Field(300, ge=5)
@@ -368,6 +494,9 @@ class Settings(_Model):
     rules: RulesSettings = Field(default_factory=lambda: RulesSettings())
     web: WebSettings = Field(default_factory=lambda: WebSettings())
     agenda: AgendaSettings = Field(default_factory=lambda: AgendaSettings())
+    digest: DigestSettings = Field(default_factory=lambda: DigestSettings())
+    org_page: OrgPageSettings = Field(default_factory=lambda: OrgPageSettings())
+    escalation: EscalationSettings = Field(default_factory=lambda: EscalationSettings())
 
     @field_validator("time_zone")
     @classmethod
@@ -381,6 +510,18 @@ class Settings(_Model):
                 raise ValueError("notify.via is graph but notify.graph_sender (the sending mailbox) is not set")
             if not self.outlook.configured:
                 raise ValueError("notify.via is graph but outlook.tenant_id and outlook.client_id are not set")
+        return self
+
+    @model_validator(mode="after")
+    def _directory_source(self) -> Settings:
+        source = self.directory.resolved_source
+        if source == "google":
+            if not self.google.service_account_file:
+                raise ValueError("directory.source is google but google.service_account_file is not set")
+            if not self.directory.google.admin_subject:
+                raise ValueError("directory.source is google but directory.google.admin_subject (an admin) is not set")
+        if source == "entra" and not self.outlook.configured:
+            raise ValueError("directory.source is entra but outlook.tenant_id and outlook.client_id are not set")
         return self
 
     def resolved_database_url(self) -> str:
@@ -408,13 +549,18 @@ class Settings(_Model):
             notify_lookback_days=self.notify.lookback_days,
             history_days=r.history_days,
             horizon_days=r.horizon_days,
+            pair_title_patterns=tuple(_pair_pattern(key, pattern) for key, pattern in r.pair_title_patterns.items()),
             **extra,
         )
 
     def directory_model(self) -> Directory:
+        """The directory from the config alone (`pairs`, and `file` for source file); the daemon uses the
+        stored one (sync/directory) once a refresh has succeeded."""
         entries = list(self.directory.pairs)
-        if self.directory.file:
-            entries.extend(load_directory_csv(self.directory.file))
+        if self.directory.file and self.directory.resolved_source == "file":
+            from sync.directory.sources import load_directory_file
+
+            entries.extend(load_directory_file(self.directory.file).entries)
         aliases = {normalize_email(k): normalize_email(v) for k, v in self.directory.aliases.items()}
         pairs = {
             (normalize_email(e.manager), normalize_email(e.report)): Pair(
@@ -431,7 +577,13 @@ class Settings(_Model):
             domains=tuple(d.lower() for d in self.directory.domains),
             aliases=aliases,
             manager_of=manager_of,
+            configured=self.directory.resolved_source != "config",
         )
+
+
+def _pair_pattern(key: str, pattern: str) -> tuple[str, str, str]:
+    manager, _, report = key.partition(",")
+    return manager, report, pattern
 
 
 def load_directory_csv(path: Path) -> list[PairEntry]:
@@ -523,6 +675,8 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     settings = settings.model_copy(update={"ics": settings.ics.model_copy(update={"feeds": feeds}), "caldav": caldav})
     web = settings.web.model_copy(update={"session_secret_file": fix(settings.web.session_secret_file)})
     agenda = settings.agenda.model_copy(update={"markdown_dir": fix(settings.agenda.markdown_dir)})
+    org_page = settings.org_page.model_copy(update={"admin_token_file": fix(settings.org_page.admin_token_file)})
+    settings = settings.model_copy(update={"org_page": org_page})
     return settings.model_copy(
         update={"google": google, "directory": directory, "smtp": smtp, "web": web, "agenda": agenda}
     )

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from providers.base import AgendaWriter, Provider
-from rules.engine import Evaluation, evaluate
+from rules.engine import Evaluation, evaluate, judge_histories, pair_histories
 from rules.model import EvaluationContext, Pause
 from sync.agenda.step import prepare as prepare_agenda
 from sync.agenda.step import write_links, write_markdown
@@ -25,13 +25,15 @@ from sync.agenda.writeback import WritebackReport
 from sync.calendars import CalendarResult, resting_calendars, stale_calendars, sync_calendar
 from sync.config import Settings
 from sync.crash import CrashPlan
+from sync.directory.store import directory_in_force
+from sync.escalation import enqueue_escalations
 from sync.findings import FindingStats, record_findings
 from sync.metrics import Metrics
 from sync.notify.alerts import enqueue_admin_alerts
 from sync.notify.outbox import DeliveryStats, deliver_pending, enqueue_warnings
 from sync.store.db import Database, pid_alive, release_dead_local_workers, serialize
 from sync.store.events import load_events
-from sync.store.models import CalendarRow, OutboxRow, PairSeenRow, PauseRow
+from sync.store.models import AgendaWriteRow, CalendarRow, EventRow, OutboxRow, PairSeenRow, PauseRow
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ class Runtime:
     # Providers that can write the agenda link, by provider name (see providers/*_writeback.py).
     writers: dict[str, AgendaWriter] = field(default_factory=dict)
     metrics: Metrics | None = None
+    # When this process last judged every pair; cycles in between judge only what changed.
+    last_full_evaluation: datetime | None = None
 
 
 @dataclass
@@ -68,6 +72,8 @@ class CycleReport:
     agenda: WritebackReport = field(default_factory=WritebackReport)
     nudges: int = 0
     alerts: int = 0
+    evaluated: str = "all"  # which pairs the rules judged: "all", or "<n> people" whose calendars changed
+    escalations: int = 0  # skip-level copies queued (escalation.enabled)
 
     @property
     def failed_calendars(self) -> list[CalendarResult]:
@@ -87,7 +93,7 @@ def evaluation_context(session: Session, settings: Settings, now: datetime) -> E
         default_time_zone=settings.time_zone,
         pair_first_seen=first_seen,
         settings=settings.rule_settings(),
-        directory=settings.directory_model(),
+        directory=directory_in_force(session, settings),
         pauses=pauses,
         stale_calendars=stale_calendars(session, now, timedelta(seconds=settings.poll_interval_seconds)),
         watched_calendars=frozenset(row.calendar for row in rows),
@@ -125,8 +131,43 @@ def _count(runtime: Runtime, report: CycleReport, requests_before: dict[str, int
             metrics.api_requests.labels(provider.name).inc(made)
 
 
+def evaluation_scope(session: Session, runtime: Runtime, report: CycleReport, now: datetime) -> set[str] | None:
+    """None: judge every pair (first cycle, or the full evaluation is due). Otherwise the calendars
+    whose events changed this cycle; an empty set means nothing needs judging."""
+    every = timedelta(minutes=runtime.settings.rules.full_evaluation_minutes)
+    last = runtime.last_full_evaluation
+    pending = session.scalar(select(AgendaWriteRow.id).where(AgendaWriteRow.state == "intended").limit(1))
+    if last is None or now - last >= every or now < last or pending is not None:  # (a write left half done)
+        runtime.last_full_evaluation = now
+        return None
+    return {
+        r.calendar
+        for r in report.calendars
+        if r.ok and (r.full or r.stats.inserted or r.stats.changed or r.stats.deleted)
+    }
+
+
+def _partners(session: Session, calendars: set[str]) -> set[str]:
+    """Everyone who shares an event with these calendars: their copies decide those pairs too."""
+    if not calendars:
+        return set()
+    people: set[str] = set()
+    rows = session.execute(
+        select(EventRow.organizer, EventRow.attendees).where(EventRow.calendar.in_(sorted(calendars)))
+    )
+    for organizer, attendees in rows:
+        if organizer:
+            people.add(organizer)
+        people.update(a["email"] for a in attendees or () if isinstance(a, dict) and a.get("email"))
+    return people
+
+
 def sync_all(
-    runtime: Runtime, now: datetime, only: set[str] | None = None, stop: threading.Event | None = None
+    runtime: Runtime,
+    now: datetime,
+    only: set[str] | None = None,
+    stop: threading.Event | None = None,
+    fresh_within: timedelta | None = None,
 ) -> list[CalendarResult]:
     """Sync every watched calendar (or just `only`), several at a time; one failure never stops the others.
 
@@ -151,19 +192,32 @@ def sync_all(
                 error_kind="circuit_open",
             )
         return sync_calendar(
-            runtime.db, provider, calendar, now, worker=runtime.worker, lease=runtime.lease, crash=runtime.crash
+            runtime.db,
+            provider,
+            calendar,
+            now,
+            worker=runtime.worker,
+            lease=runtime.lease,
+            crash=runtime.crash,
+            fresh_within=fresh_within,
         )
 
     with ThreadPoolExecutor(max_workers=max(1, min(runtime.concurrency, len(work))), thread_name_prefix="sync") as pool:
         return list(pool.map(one, work))
 
 
-def run_cycle(runtime: Runtime, *, only: set[str] | None = None, stop: threading.Event | None = None) -> CycleReport:
+def run_cycle(
+    runtime: Runtime,
+    *,
+    only: set[str] | None = None,
+    stop: threading.Event | None = None,
+    fresh_within: timedelta | None = None,
+) -> CycleReport:
     now = runtime.clock()
     report = CycleReport(started=now)
     release_dead_local_workers(runtime.db, runtime.worker.partition(":")[0], pid_alive)
     requests_before = {p.name: getattr(p, "requests_made", 0) for p in runtime.providers}
-    report.calendars = sync_all(runtime, now, only, stop)
+    report.calendars = sync_all(runtime, now, only, stop, fresh_within)
     if runtime.metrics is not None:
         _count(runtime, report, requests_before)
     settings = runtime.settings
@@ -177,11 +231,16 @@ def run_cycle(runtime: Runtime, *, only: set[str] | None = None, stop: threading
             now=now,
         )
         context = evaluation_context(session, settings, now)
-        events = load_events(session)
-        evaluation = evaluate(events, context)
+        scope = evaluation_scope(session, runtime, report, now)
+        report.evaluated = "all" if scope is None else f"{len(scope)} people"
+        events = load_events(session, None if scope is None else _partners(session, scope) | scope)
+        histories = pair_histories(events, context)
+        if scope is not None:  # only pairs with a changed calendar: their partners' copies were loaded too
+            histories = [h for h in histories if set(h.pair.key) & scope]
+        evaluation = judge_histories(histories, context)
         remember_pairs(session, context, evaluation)
         # The agenda: pages, nudges (queued in this transaction) and `agenda-not-prepared` findings.
-        agenda = prepare_agenda(session, settings, context, events, now)
+        agenda = prepare_agenda(session, settings, context, events, now, histories=histories)
         findings = (*evaluation.findings, *agenda.findings)
         report.findings = record_findings(
             session, findings, evaluation.judged_pairs | agenda.judged_pairs, now, judged_since=evaluation.judged_since
@@ -197,6 +256,7 @@ def run_cycle(runtime: Runtime, *, only: set[str] | None = None, stop: threading
             observe=settings.notify.mode == "observe",
             opt_out=frozenset(settings.notify.opt_out),
         )
+        report.escalations = enqueue_escalations(session, settings, context, now)
     runtime.crash.hit("after_findings")
     write_markdown(agenda)
     report.agenda = write_links(runtime.db, settings, runtime.writers, agenda.targets, now, crash=runtime.crash.hit)

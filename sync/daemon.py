@@ -97,7 +97,11 @@ class Daemon:
         if self.stop.is_set():
             return None
         try:
-            report = run_cycle(self.runtime, only=only, stop=self.stop)
+            # Replicas share the poll: a calendar another one synced in the last half interval is skipped
+            # (push-wanted calendars never are).
+            half = timedelta(seconds=self.runtime.settings.poll_interval_seconds / 2)
+            fresh = None if only is not None else half
+            report = run_cycle(self.runtime, only=only, stop=self.stop, fresh_within=fresh)
         except OperationalError as exc:  # the database went away: keep the process, retry next tick
             log.error("database unavailable, cycle skipped (will retry): %s", str(exc).splitlines()[0])
             if self.runtime.metrics is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import threading
 from collections import Counter
@@ -29,9 +30,11 @@ from emulators.org_graph import seed_graph
 from emulators.smtp import MailSink
 from sync.agenda.admin import status
 from sync.cli import print_cycle
-from sync.config import parse_settings
+from sync.config import WEEKDAYS, parse_settings
 from sync.cycle import Runtime, run_cycle
+from sync.digest import digest_job
 from sync.findings import finding_as_dict, finding_rows
+from sync.orgpage import org_blueprint, org_deps
 from sync.runtime import build_runtime
 from sync.web import WebServer, agenda_deps, create_app
 
@@ -191,10 +194,15 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
         _, smtp_port = sink.start()
         config = demo_config(folder, emulator, smtp_port, plan, graph, ics_feeds)
         config["web"] = {"bind": f"127.0.0.1:{web.port}", "base_url": web.url}
+        token_file = folder / "org-token"  # the org page's admin token, and today's digest in every zone it is today
+        token_file.write_text(secrets.token_urlsafe(24), encoding="utf-8")
+        config["org_page"] = {"admin_token_file": str(token_file)}
+        config["digest"] = {"weekday": WEEKDAYS[now.weekday()], "hour": 0}
         (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         settings = parse_settings(config, origin="demo config")
         runtime = build_runtime(settings)
-        web.mount(create_app(agenda_deps(runtime))).start()
+        org = org_deps(settings, runtime.db, runtime.clock)
+        web.mount(create_app(agenda_deps(runtime), blueprints=[org_blueprint(org)] if org else [])).start()
         stories = Counter(plan.stories.values())
         console.rule("[bold]oneonone demo")
         console.print(
@@ -226,6 +234,10 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
                 break
             if cycle == 1:
                 _print_agenda_hint(runtime, console, folder)
+                digests = digest_job(runtime)()
+                console.print(f"Weekly digests sent: {digests} (in {folder / 'mail'})")
+                token = token_file.read_text(encoding="utf-8")
+                console.print(f"Org health page: [bold]{web.url}/org?token={token}[/bold]")
                 change = _live_change(emulator, plan, runtime.clock())
                 if change:
                     console.print(f"[yellow]Meanwhile:[/yellow] {change}")

@@ -185,6 +185,15 @@ def _subscription_mailbox(db: Database, subscription_id: str) -> str | None:
         return row.calendar if row is not None and row.status == "active" else None
 
 
+def _matches(given: str, expected: str) -> bool:
+    """Constant time. `given` is any text a caller sent; `compare_digest` refuses non-ASCII `str`, so compare bytes."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
+
+
+def _plain(text: str) -> bool:
+    return text.isascii() and text.isprintable()
+
+
 def mark_wanted(db: Database, provider: str, calendar: str, now: datetime) -> None:
     with db.session() as session:
         session.execute(
@@ -202,7 +211,7 @@ def push_blueprint(db: Database, secret: bytes, clock: Callable[[], datetime], w
         channel_id = request.headers.get("X-Goog-Channel-ID", "")
         token = request.headers.get("X-Goog-Channel-Token", "")
         state = request.headers.get("X-Goog-Resource-State", "")
-        if not channel_id or not hmac.compare_digest(token, channel_token(secret, channel_id)):
+        if not channel_id or not _matches(token, channel_token(secret, channel_id)):
             return Response("unknown channel\n", status=401, mimetype="text/plain")
         with db.session() as session:
             row = session.scalar(
@@ -232,11 +241,15 @@ def push_blueprint(db: Database, secret: bytes, clock: Callable[[], datetime], w
         return [item for item in payload["value"] if isinstance(item, dict)]
 
     def _verified_mailbox(item: dict[str, Any]) -> str | None:
-        mailbox = _subscription_mailbox(db, str(item.get("subscriptionId", "")))
-        state = item.get("clientState")
-        if mailbox is None or not isinstance(state, str):
+        subscription, state = item.get("subscriptionId"), item.get("clientState")
+        # Our subscription ids are Graph's GUIDs: anything else (JSON may even carry NUL or a lone
+        # surrogate, which a database refuses as a parameter) cannot be one of ours.
+        if not isinstance(subscription, str) or not _plain(subscription) or not isinstance(state, str):
             return None
-        return mailbox if hmac.compare_digest(state, client_state(secret, mailbox)) else None
+        mailbox = _subscription_mailbox(db, subscription)
+        if mailbox is None:
+            return None
+        return mailbox if _matches(state, client_state(secret, mailbox)) else None
 
     @blueprint.post("/webhooks/graph")
     def graph_notification() -> Response:

@@ -20,6 +20,7 @@ from sync.agenda.writers import agenda_writers
 from sync.config import ConfigError, Settings
 from sync.crash import CrashPlan
 from sync.cycle import Runtime, Send
+from sync.directory.calendars import DirectoryCalendars, directory_calendars, follow_directory
 from sync.metrics import Metrics
 from sync.notify.graph_mail import GraphMailer
 from sync.notify.smtp import SmtpMailer
@@ -33,7 +34,12 @@ def utc_now() -> datetime:
 def build_providers(settings: Settings) -> list[Provider]:
     providers: list[Provider] = []
     google = settings.google
-    if google.calendars:
+    # No calendars listed but the directory is Google's (Entra's): watch its managers (sync/directory/calendars.py).
+    followed = directory_calendars(settings, "google")
+    google_calendars = google.calendars if followed is None else followed
+    followed = directory_calendars(settings, "outlook")
+    outlook_mailboxes = settings.outlook.mailboxes if followed is None else followed
+    if google_calendars or isinstance(google_calendars, DirectoryCalendars):
         if google.service_account_file:
             if not google.service_account_file.is_file():
                 raise ConfigError(f"google.service_account_file: no such file {google.service_account_file}")
@@ -54,7 +60,7 @@ def build_providers(settings: Settings) -> list[Provider]:
         providers.append(
             GoogleCalendarProvider(
                 credentials_for=factory,
-                watched=google.calendars,
+                watched=google_calendars,
                 api_endpoint=google.api_endpoint,
                 page_size=google.page_size,
                 history_days=settings.rules.history_days,
@@ -62,11 +68,11 @@ def build_providers(settings: Settings) -> list[Provider]:
             )
         )
     outlook = settings.outlook
-    if outlook.mailboxes:
+    if outlook_mailboxes or isinstance(outlook_mailboxes, DirectoryCalendars):
         providers.append(
             OutlookProvider(
                 client=build_graph_client(settings),
-                watched=outlook.mailboxes,
+                watched=outlook_mailboxes,
                 page_size=outlook.page_size,
                 rebase_days=outlook.rebase_days,
             )
@@ -167,6 +173,7 @@ def build_runtime(
     db = Database(settings.resolved_database_url())
     db.migrate()
     providers = providers if providers is not None else build_providers(settings)
+    follow_directory(db, providers)  # calendars that follow the directory: its managers in force
     return Runtime(
         settings=settings,
         db=db,

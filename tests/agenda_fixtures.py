@@ -68,6 +68,8 @@ def make_agenda_world(
             },
             "web": {"base_url": base_url},
             "agenda": {"nudges": False, **(agenda or {})},
+            # Nudges are time-driven: judge every pair every cycle, so "at the right time" is exact here.
+            "rules": {"full_evaluation_minutes": 1},
         }
     )
     now = [start]

@@ -391,3 +391,9 @@ def context(
         watched_calendars=frozenset(watched),
         time_zones=dict(zones) if zones is not None else {M: BERLIN, R: BERLIN, P: BERLIN, B: BERLIN},
     )
+
+
+def feed_only(meeting: Meeting) -> Meeting:
+    """As a published ICS feed shows it: no attendee lines (the calendar's owner is the organizer)."""
+    exceptions = {slot: replace(e, attendees=()) for slot, e in meeting.exceptions.items()}
+    return replace(meeting, event=replace(meeting.event, attendees=()), exceptions=exceptions)

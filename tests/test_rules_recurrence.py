@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from rules_builders import at
 
 from rules.model import CalendarEvent, EventKind
-from rules.recurrence import expand, expand_dates, parse_line, parse_value
+from rules.recurrence import expand, expand_dates, expand_general, parse_line, parse_value
 
 
 def master(first: str, *lines: str, tz: str = "Europe/Berlin", cancelled: tuple[str, ...] = ()) -> CalendarEvent:
@@ -190,3 +192,53 @@ def test_content_line_and_value_parsing() -> None:
     assert parse_value("20250113", None) == date(2025, 1, 13)
     assert parse_value("20250113T090000Z", None) == utc("2025-01-13T09:00")
     assert parse_value("2025-01-13", None) is None
+
+
+# --- the weekly fast path agrees with the general (dateutil) expansion -------------------------------
+
+_ZONES = ("Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kolkata", "UTC")
+
+
+@st.composite
+def _weekly_masters(draw: st.DrawFn) -> tuple[CalendarEvent, datetime, datetime]:
+    from zoneinfo import ZoneInfo
+
+    zone_name = draw(st.sampled_from(_ZONES))
+    tz = ZoneInfo(zone_name)
+    day = date(2024, 1, 1) + timedelta(days=draw(st.integers(0, 900)))
+    # Times around the DST changes (02:00–03:00 local) included on purpose.
+    moment = datetime.combine(day, time(draw(st.integers(0, 23)), draw(st.sampled_from((0, 15, 30)))), tz)
+    first = moment.astimezone(UTC)
+    interval = draw(st.integers(1, 3))
+    rule = f"RRULE:FREQ=WEEKLY;INTERVAL={interval}"
+    if draw(st.booleans()):
+        rule += f";BYDAY={('MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU')[moment.weekday()]}"
+    bound = draw(st.sampled_from(("none", "count", "until-utc", "until-date")))
+    if bound == "count":
+        rule += f";COUNT={draw(st.integers(1, 80))}"
+    elif bound != "none":
+        limit = first + timedelta(days=draw(st.integers(-3, 500)))
+        rule += ";UNTIL=" + (limit.strftime("%Y%m%dT%H%M%SZ") if bound == "until-utc" else limit.strftime("%Y%m%d"))
+    lines = [rule]
+    for weeks in draw(st.lists(st.integers(0, 60), max_size=3)):
+        excluded = (moment.replace(tzinfo=None) + timedelta(weeks=weeks * interval)).replace(tzinfo=tz)
+        lines.append("EXDATE:" + excluded.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ"))
+    master = CalendarEvent(
+        "google",
+        "m@example.com",
+        "s1",
+        EventKind.MASTER,
+        series_id="s1",
+        start=first,
+        end=first + timedelta(minutes=30),
+        time_zone=zone_name,
+        recurrence=tuple(lines),
+    )
+    window_start = first + timedelta(days=draw(st.integers(-30, 400)))
+    return master, window_start, window_start + timedelta(days=draw(st.integers(1, 500)))
+
+
+@given(_weekly_masters())
+def test_the_weekly_fast_path_equals_the_general_expansion(case: tuple[CalendarEvent, datetime, datetime]) -> None:
+    master, start, end = case
+    assert expand(master, start, end) == expand_general(master, start, end)

@@ -18,6 +18,7 @@ import pytest
 from rules_builders import (
     B,
     M,
+    Meeting,
     P,
     R,
     cancel,
@@ -29,6 +30,7 @@ from rules_builders import (
     end_series,
     events,
     exdate,
+    feed_only,
     move,
     on,
     one_off,
@@ -96,6 +98,13 @@ class Scenario:
 S = weekly()
 ENDED_13 = end_series(S, "20250113T225959Z", sighting=seen("2025-01-10T12:00"))
 AT_10 = seen("2025-01-10T12:00")  # 11:00Z: first seen by an incremental sync
+TUESDAY = "2025-01-07T14:00"
+
+
+def feed(first: str, title: str, cancelled: str = "2025-01-14") -> Meeting:
+    """A weekly meeting in Maria's published feed (no attendee lines), one slot cancelled."""
+    return on(feed_only(cancel(weekly(first=first, title=title), cancelled, sighting=AT_10)), M, provider="ics")
+
 
 SCENARIOS = [
     # --- the healthy case -------------------------------------------------------------------
@@ -627,6 +636,12 @@ SCENARIOS = [
         [open_(SHORT, "2025-01-13T09:00:00Z", None, duration_minutes="15")],
     ),
     Scenario(
+        "a recurring 15-minute 1:1 is one digest line for the series, not one per slot",
+        events(weekly(minutes=15)),
+        "2025-01-22T12:00",
+        [open_(SHORT, "series:google:s20250106mr", None, duration_minutes="15")],
+    ),
+    Scenario(
         "three of the last five slots moved: reschedule churn, digest only",
         events(
             move(
@@ -651,6 +666,39 @@ SCENARIOS = [
         events(on(cancel(S, "2025-01-13", sighting=AT_10), R)),
         "2025-01-22T12:00",
         watched=(M,),
+    ),
+    # --- feeds without attendee lines (published ICS) -------------------------------------------
+    Scenario(
+        "a feed series without attendees whose title names a directory report is their 1:1",
+        events(on(feed_only(cancel(weekly(title="Weekly sync RAJ"), "2025-01-13", sighting=AT_10)), M, provider="ics")),
+        "2025-01-22T12:00",
+        [open_(CANCEL, "2025-01-13T09:00:00Z", "2025-01-11T11:00:00Z", cancelled_by=M)],
+        directory=DIRECTORY,
+    ),
+    Scenario(
+        "a feed event naming two of the manager's reports is a group meeting, not a 1:1",
+        events(S, weekly(M, P, title="1:1 Maria / Pia"), feed(TUESDAY, "Raj + Pia planning")),
+        "2025-01-22T12:00",
+        directory=directory((M, R, "2025-01-01"), (M, P, "2025-01-01")),
+    ),
+    Scenario(
+        "a name only counts on word boundaries: Rajesh is not Raj",
+        events(S, feed(TUESDAY, "Rajesh review 1:1")),
+        "2025-01-22T12:00",
+        directory=DIRECTORY,
+    ),
+    Scenario(
+        "without a directory a feed event with no attendees is never a 1:1",
+        events(S, feed(TUESDAY, "1:1 Raj")),
+        "2025-01-22T12:00",
+    ),
+    Scenario(
+        "a per-pair title pattern names the report when the title does not",
+        events(on(feed_only(cancel(weekly(title="RK weekly"), "2025-01-13", sighting=AT_10)), M, provider="ics")),
+        "2025-01-22T12:00",
+        [open_(CANCEL, "2025-01-13T09:00:00Z", "2025-01-11T11:00:00Z")],
+        directory=DIRECTORY,
+        settings=RuleSettings(pair_title_patterns=((M, R, r"\bRK\b"),)),
     ),
 ]
 

@@ -42,7 +42,8 @@ def csrf_token(secret: str, binding: str) -> str:
 def csrf_ok(secret: str, binding: str | None, token: str | None) -> bool:
     if not binding or not token:
         return False
-    return hmac.compare_digest(csrf_token(secret, binding), token)
+    # Bytes: the token is whatever a form sent, and `compare_digest` refuses non-ASCII `str`.
+    return hmac.compare_digest(csrf_token(secret, binding).encode(), token.encode("utf-8", "surrogatepass"))
 
 
 def request_signin(

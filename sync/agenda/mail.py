@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
+from sync.directory.store import suppress_departed
 from sync.notify.outbox import CLAIM_SECONDS, DeliveryError
 from sync.notify.render import display_name, local_time, message_id_for, one_line
 from sync.store.db import Database
@@ -124,6 +125,8 @@ def deliver_now(db: Database, send: Callable[[OutboxRow], None], outbox_id: int,
     The row is claimed with one conditional UPDATE, so the cycle's delivery and this never both
     send it; a failure leaves it pending for the cycle to retry.
     """
+    with db.session() as session:
+        suppress_departed(session, now)  # never to someone the directory says left (the row stays unsent)
     with db.session() as session:
         claimed = session.execute(
             update(OutboxRow)

@@ -28,6 +28,9 @@ from sync.store.models import AgendaPairRow
 
 log = logging.getLogger(__name__)
 
+# Row ids are 32-bit on PostgreSQL: a larger id in a URL names no item (404), never a database error.
+ITEM_ID = "<int(max=2147483647):item_id>"
+
 
 @dataclass
 class AgendaDeps:
@@ -228,7 +231,7 @@ def create_blueprint(deps: AgendaDeps) -> Blueprint:
 
         return edit(page_id, act)
 
-    @bp.post("/a/<page_id>/items/<int:item_id>/edit")
+    @bp.post(f"/a/<page_id>/items/{ITEM_ID}/edit")
     def change(page_id: str, item_id: int) -> Response:
         def act(session: Session, pair: AgendaPairRow, email: str, now: datetime) -> str:
             owner = request.form.get("owner") if request.form.get("owner") in (pair.manager, pair.report) else None
@@ -246,7 +249,7 @@ def create_blueprint(deps: AgendaDeps) -> Blueprint:
 
         return edit(page_id, act)
 
-    @bp.post("/a/<page_id>/items/<int:item_id>/done")
+    @bp.post(f"/a/<page_id>/items/{ITEM_ID}/done")
     def done(page_id: str, item_id: int) -> Response:
         def act(session: Session, pair: AgendaPairRow, email: str, now: datetime) -> str:
             set_done(session, pair.id, item_id, request.form.get("done") == "1", editor=email, now=now)
@@ -254,7 +257,7 @@ def create_blueprint(deps: AgendaDeps) -> Blueprint:
 
         return edit(page_id, act)
 
-    @bp.post("/a/<page_id>/items/<int:item_id>/delete")
+    @bp.post(f"/a/<page_id>/items/{ITEM_ID}/delete")
     def remove(page_id: str, item_id: int) -> Response:
         def act(session: Session, pair: AgendaPairRow, email: str, now: datetime) -> str:
             delete_item(session, pair.id, item_id)

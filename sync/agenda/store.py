@@ -7,6 +7,7 @@ themselves (see `auth`). Every item keeps who wrote it and who last changed it.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -32,6 +33,9 @@ PAGE_ID_BYTES = 24  # 192 bits: comfortably above the 128 the link needs
 
 class ItemError(ValueError):
     """An edit the page refuses (unknown item, empty text, bad owner); the message is shown."""
+
+
+_PAGE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what token_urlsafe produces
 
 
 def new_page_id() -> str:
@@ -94,7 +98,7 @@ def ensure_pair(session: Session, manager: str, report: str, now: datetime, *, i
 
 
 def pair_by_page(session: Session, page_id: str) -> AgendaPairRow | None:
-    if not page_id or len(page_id) > 64:
+    if not _PAGE_ID.fullmatch(page_id):  # not one we issue (PostgreSQL refuses some characters, e.g. NUL)
         return None
     return session.scalar(select(AgendaPairRow).where(AgendaPairRow.page_id == page_id))
 

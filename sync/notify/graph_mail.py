@@ -7,11 +7,13 @@ a failure raises `DeliveryError` and the outbox backs the row off and tries agai
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
 from providers.base import ProviderError
 from providers.outlook_http import GraphClient
+from sync.notify.inline import images_from_json
 from sync.notify.outbox import DeliveryError
 from sync.store.models import OutboxRow
 
@@ -19,15 +21,28 @@ MESSAGE_ID_HEADER = "X-OneOnOne-Message-Id"
 
 
 def message_payload(row: OutboxRow) -> dict[str, Any]:
-    return {
-        "message": {
-            "subject": row.subject,
-            "body": {"contentType": "HTML", "content": row.html_body},
-            "toRecipients": [{"emailAddress": {"address": row.recipient}}],
-            "internetMessageHeaders": [{"name": MESSAGE_ID_HEADER, "value": row.message_id}],
-        },
-        "saveToSentItems": True,
+    message: dict[str, Any] = {
+        "subject": row.subject,
+        "body": {"contentType": "HTML", "content": row.html_body},
+        "toRecipients": [{"emailAddress": {"address": row.recipient}}],
+        "internetMessageHeaders": [{"name": MESSAGE_ID_HEADER, "value": row.message_id}],
     }
+    if row.cc:
+        message["ccRecipients"] = [{"emailAddress": {"address": row.cc}}]
+    images = images_from_json(row.inline_images)
+    if images:  # `cid:` pictures: inline file attachments whose contentId the HTML names
+        message["attachments"] = [
+            {
+                "@odata.type": "#microsoft.graph.fileAttachment",
+                "name": image.filename,
+                "contentType": image.content_type,
+                "contentBytes": base64.b64encode(image.data).decode(),
+                "contentId": image.cid,
+                "isInline": True,
+            }
+            for image in images
+        ]
+    return {"message": message, "saveToSentItems": True}
 
 
 @dataclass

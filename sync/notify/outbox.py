@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from rules.model import FindingStatus
 from sync.crash import CrashPlan
+from sync.directory.store import suppress_departed
 from sync.notify.render import message_id_for, render_warning
 from sync.store.db import Database
 from sync.store.models import FindingRow, OutboxRow
@@ -130,6 +131,8 @@ def deliver_pending(
     """Send what is due, one row at a time; a failure backs the row off and moves on."""
     rng = rng or random.Random()
     stats = DeliveryStats()
+    with db.session() as session:
+        suppress_departed(session, now)  # people the directory says left are never emailed
     for _ in range(limit):
         row = _claim(db, now, worker)
         if row is None:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from sync.notify.inline import InlineImage
 from sync.store.models import FindingRow
 
 _env = Environment(
@@ -113,14 +114,31 @@ def build_email(
     html: str,
     message_id: str,
     date: datetime,
+    images: Sequence[InlineImage] = (),
+    cc: str | None = None,
 ) -> EmailMessage:
+    """Text and HTML alternatives; `images` make the HTML a multipart/related with `cid:` parts."""
     mail = EmailMessage()
     mail["From"] = one_line(sender)
     mail["To"] = one_line(recipient)
+    if cc:
+        mail["Cc"] = one_line(cc)
     mail["Subject"] = one_line(subject)
     mail["Message-ID"] = one_line(message_id)
     mail["Date"] = format_datetime(date)
     mail["Auto-Submitted"] = "auto-generated"
     mail.set_content(text)
     mail.add_alternative(html, subtype="html")
+    if images:
+        html_part = mail.get_body(("html",))
+        assert html_part is not None
+        for image in images:
+            html_part.add_related(
+                image.data,
+                maintype="image",
+                subtype=image.subtype,
+                cid=f"<{one_line(image.cid)}>",
+                filename=one_line(image.filename),
+                disposition="inline",
+            )
     return mail

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from pydantic import SecretStr
 
+from sync.notify.inline import images_from_json
 from sync.notify.outbox import DeliveryError
 from sync.notify.render import build_email
 from sync.store.models import OutboxRow
@@ -46,6 +47,8 @@ class SmtpMailer:
             html=row.html_body,
             message_id=row.message_id,
             date=row.created_at or datetime.now(UTC),
+            images=images_from_json(row.inline_images),
+            cc=row.cc,
         )
         try:
             with self._connect() as client:

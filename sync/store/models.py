@@ -171,6 +171,9 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     claimed_by: Mapped[str | None] = mapped_column(String(128))
     claimed_until: Mapped[datetime | None]
+    # Pictures the HTML shows as `cid:` images: [{"cid", "filename", "content_type", "data" (base64)}].
+    inline_images: Mapped[list[Any] | None] = mapped_column(JSON)
+    cc: Mapped[str | None] = mapped_column(String(320))  # one address in copy (skip-level escalation)
 
 
 class PauseRow(Base):
@@ -335,3 +338,84 @@ class AppSecretRow(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     value: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+# -- manager and org views ------------------------------------------------------------------------
+
+
+class DigestRow(Base):
+    """A weekly digest decided for a manager: one per (manager, ISO week), queued with its outbox row."""
+
+    __tablename__ = "digests"
+    __table_args__ = (UniqueConstraint("manager", "week"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    manager: Mapped[str] = mapped_column(String(320))
+    week: Mapped[str] = mapped_column(String(10))  # ISO week in the manager's zone, e.g. 2026-W10
+    outbox_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
+class EscalationRow(Base):
+    """A skip-level copy sent: keyed by the warning that reached the threshold, so it is never sent twice."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (UniqueConstraint("manager", "trigger"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    manager: Mapped[str] = mapped_column(String(320))
+    skip_level: Mapped[str] = mapped_column(String(320))
+    trigger: Mapped[str] = mapped_column(String(512))  # identity of the threshold-th warning
+    triggered_at: Mapped[datetime]  # when that warning became due: only later ones count towards the next
+    findings: Mapped[list[Any]] = mapped_column(JSON, default=list)  # identities of the warnings counted
+    outbox_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
+# -- the directory: who reports to whom, and when that changed ----------------------------------
+
+
+class DirectoryPairRow(Base):
+    """A pair the directory named: in force while `ended_at` is null, kept (with its reason) after it ends."""
+
+    __tablename__ = "directory_pairs"
+    __table_args__ = (UniqueConstraint("manager", "report"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    manager: Mapped[str] = mapped_column(String(320))
+    report: Mapped[str] = mapped_column(String(320))
+    # The directory's start date; else the day a refresh first listed the pair; null for the first import.
+    start: Mapped[date | None] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(32))  # config | file | google | entra
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(32))  # left | manager-changed | removed | out-of-scope
+
+
+class DirectoryPersonRow(Base):
+    """A person the directory listed; `active` false once they left (never emailed again)."""
+
+    __tablename__ = "directory_people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), unique=True)
+    department: Mapped[str | None] = mapped_column(String(256))
+    manager: Mapped[str | None] = mapped_column(String(320))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_seen: Mapped[datetime]
+    left_at: Mapped[datetime | None]
+
+
+class DirectoryStateRow(Base):
+    """The last refresh of the directory: when it last worked, and the last error (the old one stays in force)."""
+
+    __tablename__ = "directory_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str | None] = mapped_column(String(32))
+    last_attempt_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]

@@ -1,0 +1,1 @@
+"""Benchmarks: oneonone measured side by side with the bare API floor."""

@@ -1,0 +1,273 @@
+"""The weekly digest: one email per manager, on their weekday and hour, in their own zone.
+
+A daemon job (`digest_job`, hourly, one replica) finds the managers whose digest time has come
+this week and queues each digest through the transactional outbox, together with a `digests` row
+unique per (manager, ISO week) and a Message-ID derived from the same pair — so a manager gets one
+per week across cycles, restarts, crashes and replicas. A digest missed by more than a day (the
+daemon was down) is skipped rather than sent late in the week.
+
+Contents: the report's table for the manager's reports, a 12-week timeline picture per pair (an
+inline `cid:` PNG, with the same sequence in words), the digest-only findings (`short-meeting`,
+`reschedule-churn` — shown here and nowhere else) and a link to each pair's agenda page.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from rules.days import zone
+from rules.digest import CHURN, SHORT
+from rules.history import PairHistory
+from rules.model import FindingStatus
+from rules.summary import week_cells
+from sync.config import WEEKDAYS, Settings
+from sync.cycle import Runtime
+from sync.notify.inline import InlineImage, images_to_json
+from sync.notify.outbox import deliver_pending
+from sync.notify.render import TITLES, display_name, message_id_for, one_line
+from sync.report import ReportRow, build_report, findings_text, local_day
+from sync.store.db import Database, only_one_replica, serialize
+from sync.store.models import DigestRow, FindingRow, OutboxRow
+from sync.timeline import legend, size, timeline_png, timeline_text
+
+log = logging.getLogger(__name__)
+
+KIND = "digest"
+DIGEST_LOCK = 7100110  # advisory-lock keys: one replica runs the digest job ...
+QUEUE_LOCK = 7100111  # ... and queueing one digest is serialized all the same
+DIGEST_RULES = (SHORT, CHURN)
+CHECK_SECONDS = 3600
+
+_env = Environment(
+    loader=PackageLoader("sync.notify", "templates"),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+@dataclass(frozen=True)
+class DigestMail:
+    subject: str
+    text: str
+    html: str
+    images: tuple[InlineImage, ...]
+
+
+def iso_week(moment: datetime, time_zone: str) -> str:
+    year, week, _ = moment.astimezone(zone(time_zone)).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def is_due(now: datetime, time_zone: str, weekday: str, hour: int) -> bool:
+    """Due from this week's `weekday` at `hour` (local) for one day: a digest is never sent late in the week."""
+    tz = zone(time_zone)
+    local = now.astimezone(tz)
+    monday = local.date() - timedelta(days=local.weekday())
+    day = monday + timedelta(days=WEEKDAYS.index(weekday))
+    at = datetime.combine(day, time(hour), tzinfo=tz)
+    return at <= local < at + timedelta(days=1)
+
+
+def _findings(session: Session, manager: str, since: datetime) -> dict[str, list[FindingRow]]:
+    """The manager's open digest-only findings, by report (older than the period: left out)."""
+    rows = session.scalars(
+        select(FindingRow)
+        .where(
+            FindingRow.manager == manager,
+            FindingRow.status == FindingStatus.OPEN.value,
+            FindingRow.rule.in_(DIGEST_RULES),
+        )
+        .order_by(FindingRow.report, FindingRow.rule, FindingRow.occurrence)
+    )
+    found: dict[str, list[FindingRow]] = defaultdict(list)
+    for row in rows:
+        if row.occurrence is None or row.occurrence >= since:
+            found[row.report].append(row)
+    return found
+
+
+def _digest_items(rows: Sequence[FindingRow], now: datetime) -> list[dict[str, Any]]:
+    """One line per (report, rule): the next such 1:1 (else the latest) speaks for the others."""
+    by_rule: dict[str, list[FindingRow]] = defaultdict(list)
+    for row in rows:
+        by_rule[row.rule].append(row)
+    items = []
+    for rule, group in sorted(by_rule.items()):
+        upcoming = [r for r in group if r.occurrence is not None and r.occurrence >= now]
+        shown = upcoming[0] if upcoming else group[-1]
+        items.append({"rule": rule, "title": TITLES.get(rule, rule), "message": shown.message, "more": len(group) - 1})
+    return items
+
+
+def compose(
+    manager: str,
+    rows: Sequence[ReportRow],
+    histories: Sequence[PairHistory],
+    findings: dict[str, list[FindingRow]],
+    *,
+    now: datetime,
+    time_zone: str,
+    week: str,
+    settings: Settings,
+    sender_domain: str,
+) -> DigestMail:
+    """The digest's text, HTML and pictures (one timeline PNG per pair, referenced by `cid:`)."""
+    by_pair = {h.pair.key: h for h in histories}
+    width, height = size(settings.digest.weeks)
+    images: list[InlineImage] = []
+    pairs = []
+    for n, row in enumerate(rows, start=1):
+        s = row.summary
+        cells = week_cells(by_pair[(s.manager, s.report)], settings.digest.weeks)
+        cid = f"timeline{n}.{week}@{sender_domain}"
+        images.append(InlineImage(cid=cid, filename=f"timeline-{n}.png", data=timeline_png(cells)))
+        pairs.append(
+            {
+                "report": s.report,
+                "report_name": display_name(s.report),
+                "last_held": local_day(s.last_held, time_zone) or "none seen",
+                "next": local_day(s.next_scheduled, time_zone) or "none booked",
+                "gap_days": "" if s.gap_days is None else s.gap_days,
+                "gap_late": s.gap_days is not None and not s.met_within_cadence,
+                "summary": s,
+                "open": findings_text(row.open_findings),
+                "stale": s.stale,
+                "url": row.page_url,
+                "cid": cid,
+                "timeline": timeline_text(cells),
+                "findings": _digest_items(findings.get(s.report, []), now),
+            }
+        )
+    attention = sum(1 for p in pairs if p["gap_late"] or p["open"])
+    number = week.partition("-W")[2].lstrip("0")
+    subject = f"Your 1:1s, week {number}: {len(pairs)} report{'s' if len(pairs) != 1 else ''}"
+    if attention:
+        subject += f", {attention} need{'s' if attention == 1 else ''} attention"
+    context = {
+        "manager_name": display_name(manager),
+        "week": number,
+        "zone": time_zone,
+        "weeks": settings.digest.weeks,
+        "pairs": pairs,
+        "legend": legend(),
+        "width": width,
+        "height": height,
+        "weekday": settings.digest.weekday.capitalize(),
+        "hour": f"{settings.digest.hour:02d}:00",
+        "max_gap_days": settings.rules.max_gap_days,
+    }
+    return DigestMail(
+        subject=one_line(subject),
+        text=_env.get_template("digest.txt").render(context),
+        html=_env.get_template("digest.html").render(context),
+        images=tuple(images),
+    )
+
+
+def queue_digests(db: Database, settings: Settings, now: datetime) -> int:
+    """Queue the digests that are due now and not yet queued this week; returns how many."""
+    if not settings.digest.enabled:
+        return 0
+    opt_out = set(settings.digest.opt_out) | set(settings.notify.opt_out)
+    sender_domain = settings.smtp.from_address.rpartition("@")[2]
+    with db.session() as session:
+        rows, histories = build_report(session, settings, now, weeks=settings.digest.weeks)
+    zones = {h.pair.manager: h.time_zone for h in histories}
+    by_manager: dict[str, list[ReportRow]] = defaultdict(list)
+    for row in rows:
+        by_manager[row.summary.manager].append(row)
+    queued = 0
+    for manager, mine in sorted(by_manager.items()):
+        time_zone = zones[manager]
+        if manager in opt_out or not is_due(now, time_zone, settings.digest.weekday, settings.digest.hour):
+            continue
+        week = iso_week(now, time_zone)
+        try:
+            if _queue_one(db, settings, manager, mine, histories, now, time_zone, week, sender_domain):
+                queued += 1
+        except IntegrityError:  # another replica queued it at the same moment: theirs stands
+            log.info("digest for %s (%s) was queued elsewhere", manager, week)
+    return queued
+
+
+def _queue_one(
+    db: Database,
+    settings: Settings,
+    manager: str,
+    rows: list[ReportRow],
+    histories: Sequence[PairHistory],
+    now: datetime,
+    time_zone: str,
+    week: str,
+    sender_domain: str,
+) -> bool:
+    with db.session() as session:
+        serialize(session, QUEUE_LOCK)
+        known = session.scalar(select(DigestRow.id).where(DigestRow.manager == manager, DigestRow.week == week))
+        if known is not None:
+            return False
+        since = now - timedelta(weeks=settings.digest.weeks)
+        mail = compose(
+            manager,
+            rows,
+            histories,
+            _findings(session, manager, since),
+            now=now,
+            time_zone=time_zone,
+            week=week,
+            settings=settings,
+            sender_domain=sender_domain,
+        )
+        outbox = OutboxRow(
+            kind=KIND,
+            recipient=manager,
+            message_id=message_id_for(manager, [f"digest|{week}"], sender_domain),
+            subject=mail.subject,
+            text_body=mail.text,
+            html_body=mail.html,
+            inline_images=images_to_json(mail.images),
+            status="observed" if settings.notify.mode == "observe" else "pending",
+            created_at=now,
+            attempts=0,
+            next_attempt_at=now,
+        )
+        session.add(outbox)
+        session.flush()
+        session.add(DigestRow(manager=manager, week=week, outbox_id=outbox.id, created_at=now))
+    log.info("digest for %s (%s) queued: %d pairs", manager, week, len(rows))
+    return True
+
+
+def digest_job(runtime: Runtime) -> Callable[[], int]:
+    """The daemon's hourly job: one replica queues what is due, then the outbox delivers it at once."""
+
+    def run_digests() -> int:
+        with only_one_replica(runtime.db, DIGEST_LOCK) as mine:
+            if not mine:
+                return 0
+            now = runtime.clock()
+            queued = queue_digests(runtime.db, runtime.settings, now)
+        if queued and runtime.send is not None:
+            deliver_pending(
+                runtime.db,
+                runtime.send,
+                now,
+                worker=runtime.worker,
+                max_attempts=runtime.settings.notify.max_attempts,
+            )
+        return queued
+
+    return run_digests

@@ -1,0 +1,160 @@
+"""Opt-in skip-level escalation: the Nth broken 1:1 rule within a window copies the manager's manager.
+
+Off by default (`escalation.enabled`). Counted are `cancelled-without-reschedule` and `cadence-gap`
+warnings that became due (their grace period ran out) within the last `window_days` — a
+cancellation made up for within its grace period never counts. When a manager reaches
+`threshold`, one email goes to them with their own manager (from the directory) in copy, so
+nothing happens behind their back. It is queued through the outbox in the cycle's findings
+transaction and recorded in `escalations`, keyed by the warning that reached the threshold; only
+warnings due after it count towards a next escalation, so each window escalates once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from rules.cadence import GAP
+from rules.cancellations import RULE as CANCELLED
+from rules.model import EvaluationContext
+from sync.agenda.meetings import zone_of
+from sync.config import Settings
+from sync.notify.render import TITLES, display_name, local_time, message_id_for, one_line
+from sync.store.models import EscalationRow, FindingRow, OutboxRow
+
+log = logging.getLogger(__name__)
+
+KIND = "escalation"
+RULES = (CANCELLED, GAP)
+
+_env = Environment(
+    loader=PackageLoader("sync.notify", "templates"),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+def identity(row: FindingRow) -> str:
+    return f"{row.rule}|{row.manager}|{row.report}|{row.key}"
+
+
+def _counted(session: Session, now: datetime, window: timedelta) -> dict[str, list[FindingRow]]:
+    """Per manager, the warnings that became due within the window, oldest first."""
+    rows = session.scalars(
+        select(FindingRow)
+        .where(
+            FindingRow.rule.in_(RULES),
+            FindingRow.notify_at.is_not(None),
+            FindingRow.notify_at <= now,
+            FindingRow.notify_at > now - window,
+        )
+        .order_by(FindingRow.manager, FindingRow.notify_at, FindingRow.id)
+    )
+    found: dict[str, list[FindingRow]] = defaultdict(list)
+    for row in rows:
+        assert row.notify_at is not None
+        if row.resolved_at is None or row.resolved_at >= row.notify_at:  # resolved in its grace: no violation
+            found[row.manager].append(row)
+    return found
+
+
+def enqueue_escalations(session: Session, settings: Settings, context: EvaluationContext, now: datetime) -> int:
+    """Queue the skip-level copies that are due; returns how many were queued."""
+    config = settings.escalation
+    if not config.enabled:
+        return 0
+    canonical = context.directory.canonical
+    bosses = {canonical(person): canonical(boss) for person, boss in context.directory.manager_of.items()}
+    newest = select(EscalationRow.manager, func.max(EscalationRow.triggered_at)).group_by(EscalationRow.manager)
+    last: dict[str, datetime] = {manager: at for manager, at in session.execute(newest)}
+    opt_out = set(settings.notify.opt_out)
+    sender_domain = settings.smtp.from_address.rpartition("@")[2]
+    queued = 0
+    for manager, rows in sorted(_counted(session, now, timedelta(days=config.window_days)).items()):
+        after = last.get(manager)
+        fresh = [r for r in rows if after is None or (r.notify_at is not None and r.notify_at > after)]
+        if len(fresh) < config.threshold or manager in opt_out:
+            continue
+        boss = bosses.get(manager)
+        if boss is None or boss == manager:
+            log.info("escalation: %s reached %d warnings but the directory names no manager", manager, len(fresh))
+            continue
+        counted = fresh[: config.threshold]
+        trigger = counted[-1]
+        assert trigger.notify_at is not None
+        zone = zone_of(manager, context, settings.time_zone)
+        subject, text, html = render_escalation(manager, boss, counted, zone, config.window_days)
+        outbox = OutboxRow(
+            kind=KIND,
+            recipient=manager,
+            cc=boss,
+            message_id=message_id_for(manager, [f"escalation|{identity(trigger)}"], sender_domain),
+            subject=subject,
+            text_body=text,
+            html_body=html,
+            status="observed" if settings.notify.mode == "observe" else "pending",
+            created_at=now,
+            attempts=0,
+            next_attempt_at=now,
+        )
+        session.add(outbox)
+        session.flush()
+        session.add(
+            EscalationRow(
+                manager=manager,
+                skip_level=boss,
+                trigger=identity(trigger),
+                triggered_at=trigger.notify_at,
+                findings=[identity(r) for r in counted],
+                outbox_id=outbox.id,
+                created_at=now,
+            )
+        )
+        last[manager] = trigger.notify_at
+        queued += 1
+        log.info(
+            "escalation: %s reached %d warnings in %d days; %s is copied",
+            manager,
+            len(counted),
+            config.window_days,
+            boss,
+        )
+    return queued
+
+
+def render_escalation(
+    manager: str, boss: str, rows: list[FindingRow], zone: str, window_days: int
+) -> tuple[str, str, str]:
+    items: list[dict[str, Any]] = [
+        {
+            "report_name": display_name(r.report),
+            "title": TITLES.get(r.rule, r.rule),
+            "when": local_time(r.occurrence, zone),
+            "message": r.message,
+        }
+        for r in rows
+    ]
+    context = {
+        "manager_name": display_name(manager),
+        "boss_name": display_name(boss),
+        "boss": boss,
+        "items": items,
+        "count": len(items),
+        "window_days": window_days,
+        "zone": zone,
+    }
+    subject = f"{len(items)} broken 1:1 rules in {window_days} days (copy to {display_name(boss)})"
+    return (
+        one_line(subject),
+        _env.get_template("escalation.txt").render(context),
+        _env.get_template("escalation.html").render(context),
+    )

@@ -1,0 +1,128 @@
+"""The org page and the digest email in real headless Chromium (Debian's, driven by Playwright).
+
+The org page is served by the daemon's web server and opened with the admin token; the digest is the
+HTML of the queued outbox row, rendered with its `cid:` pictures swapped for `data:` URIs (for the
+screenshot only: email clients get `cid:`). Screenshots land in `artifacts/screenshots/`.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rules_builders import B, M, R
+from views_fixtures import NOW, SECRET_DESCRIPTION, SECRET_TITLE, org_settings, seed
+
+from sync.agenda.store import add_item
+from sync.config import parse_settings
+from sync.cycle import Runtime, run_cycle
+from sync.digest import digest_job
+from sync.notify.inline import images_from_json
+from sync.orgpage import org_blueprint, org_deps
+from sync.runtime import build_runtime
+from sync.store.models import AgendaPairRow, OutboxRow
+from sync.timeline import SCALE, size
+from sync.web import WebServer, agenda_deps, create_app
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[1]
+SHOTS = REPO / "artifacts" / "screenshots"
+CHROMIUM = os.environ.get("ONEONONE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run"]
+TOKEN = "org-token-0123456789abcdef"
+NOTE = "SECRET-NOTE Raj wants to talk about leaving"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed (pip install -e '.[dev]')")
+    if not Path(CHROMIUM).exists():
+        _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"browser tests cannot run in CI: {reason} (.ci/run installs chromium)")
+    pytest.skip(reason)
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def runtime(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
+    monkeypatch.setenv("ONEONONE_TEST_ORG_TOKEN", TOKEN)
+    settings = parse_settings(org_settings(sqlite_url, org_page={"admin_token_env": "ONEONONE_TEST_ORG_TOKEN"}))
+    runtime = build_runtime(settings, clock=lambda: NOW, providers=[], send=lambda row: None)
+    seed(runtime.db)
+    run_cycle(runtime)
+    with runtime.db.session() as session:
+        pair = session.query(AgendaPairRow).filter_by(manager=M, report=R).one()
+        add_item(session, pair.id, "note", NOTE, author=M, now=NOW, occurrence=None)
+    yield runtime
+    runtime.db.dispose()
+
+
+def test_the_org_page_shows_the_aggregates_and_no_note_text(browser: Any, runtime: Runtime) -> None:
+    deps = org_deps(runtime.settings, runtime.db, runtime.clock)
+    assert deps is not None
+    with WebServer("127.0.0.1:0") as server:
+        server.mount(create_app(agenda_deps(runtime, server.url), blueprints=[org_blueprint(deps)]))
+        context = browser.new_context(viewport={"width": 1100, "height": 900})
+        page = context.new_page()
+        assert page.goto(f"{server.url}/org").status == 401
+        assert page.locator("#denied").is_visible() and page.locator("#managers").count() == 0
+        shot(page, "org-page-refused")
+
+        assert page.goto(f"{server.url}/org?token={TOKEN}").status == 200
+        maria = page.locator('tr[data-manager="maria@acme.test"]')
+        assert maria.locator(".reports").inner_text() == "2"
+        assert maria.locator(".share").inner_text() == "50% (1 of 2)"
+        assert maria.locator(".cancelled").inner_text() == "24%"
+        assert maria.locator(".rescheduled").inner_text() == "12%"
+        assert maria.locator(".gap").inner_text() == "27 days"
+        assert "late" in (maria.locator(".gap").get_attribute("class") or "")
+        bea = page.locator(f'tr[data-manager="{B}"]')
+        assert (bea.locator(".share").inner_text(), bea.locator(".gap").inner_text()) == ("100% (1 of 1)", "4 days")
+        assert page.locator("#chart .bar").count() == 12
+        assert page.locator("#chart").bounding_box()["height"] > 100  # drawn, inline, with no script
+        text = page.inner_text("body") + page.content()
+        for private in (NOTE, "SECRET-NOTE", SECRET_TITLE, "TOPSECRET", SECRET_DESCRIPTION, R):
+            assert private not in text
+        shot(page, "org-page")
+        context.close()
+
+
+def test_the_digest_renders_with_its_timelines(browser: Any, runtime: Runtime) -> None:
+    assert digest_job(runtime)() == 2
+    with runtime.db.session() as session:
+        row = session.query(OutboxRow).filter_by(kind="digest", recipient=M).one()
+        html, images = row.html_body, images_from_json(row.inline_images)
+    for image in images:  # the screenshot only: mail clients get cid: parts
+        html = html.replace(f"cid:{image.cid}", "data:image/png;base64," + base64.b64encode(image.data).decode())
+    assert "cid:" not in html
+    context = browser.new_context(viewport={"width": 720, "height": 900}, java_script_enabled=False)
+    page = context.new_page()
+    page.set_content(html)
+    widths = page.eval_on_selector_all("img", "els => els.map(e => [e.naturalWidth, e.complete])")
+    width, _ = size(12)
+    assert widths == [[width * SCALE, True], [width * SCALE, True]]
+    assert page.locator("#summary tr").count() == 3  # the header and two reports
+    assert "very short 1:1s" in page.inner_text("body")
+    shot(page, "digest-email")
+    context.close()
