@@ -14,7 +14,10 @@ from emulators.org import InstanceChange, OneOffPlan, OrgPlan, _key, _slot
 
 
 def add_churn(plan: OrgPlan, *, rate: float = 0.08, seed: int = 1) -> OrgPlan:
-    """Change about `rate` of each series' past slots: 40% moved, 30% cancelled and replaced, 20% cancelled, 10% declined."""
+    """Change about `rate` of each series' past slots.
+
+    Of those: 40% moved, 30% cancelled and replaced, 20% cancelled, 10% declined.
+    """
     rng = random.Random(seed)
     taken = {(c.series, c.original_start) for c in plan.changes}
     for series in plan.series:
