@@ -227,7 +227,10 @@ def map_master(item: Any, calendar: str) -> CalendarEvent:
     zone_name = rng.get("recurrenceTimeZone") or item.get("originalStartTimeZone") or "UTC"
     zone = require_zone(zone_name, event_id, "recurrence.range.recurrenceTimeZone")
     times = _times(item, event_id)
-    slot = times["start"].astimezone(ZoneInfo(zone)).time().replace(tzinfo=None)
+    try:
+        slot = times["start"].astimezone(ZoneInfo(zone)).time().replace(tzinfo=None)
+    except OverflowError as exc:  # year 1 in a zone west of UTC
+        raise MalformedEvent(f"event {event_id}: start out of range in {zone}") from exc
     cancelled = tuple(
         sorted({_cancelled_slot(text, event_id, zone, slot, times.get("all_day", False)) for text in _oids(item)})
     )
@@ -326,6 +329,8 @@ def cancelled_exceptions(master: CalendarEvent, oids: list[str]) -> list[Calenda
     result = []
     for oid in sorted(set(oids)):
         start = _cancelled_slot(oid, master.event_id, zone, slot, master.all_day)
+        if start > datetime.max.replace(tzinfo=UTC) - length:
+            raise MalformedEvent(f"event {master.event_id}: cancelled occurrence out of range {oid!r}")
         result.append(
             CalendarEvent(
                 provider=PROVIDER,

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from providers.base import AgendaWriter, Provider
@@ -33,7 +33,7 @@ from sync.notify.alerts import enqueue_admin_alerts
 from sync.notify.outbox import DeliveryStats, deliver_pending, enqueue_warnings
 from sync.store.db import Database, pid_alive, release_dead_local_workers, serialize
 from sync.store.events import load_events
-from sync.store.models import AgendaWriteRow, CalendarRow, EventRow, OutboxRow, PairSeenRow, PauseRow
+from sync.store.models import AgendaWriteRow, CalendarRow, DirectoryStateRow, EventRow, OutboxRow, PairSeenRow, PauseRow
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,15 @@ def evaluation_scope(session: Session, runtime: Runtime, report: CycleReport, no
     every = timedelta(minutes=runtime.settings.rules.full_evaluation_minutes)
     last = runtime.last_full_evaluation
     pending = session.scalar(select(AgendaWriteRow.id).where(AgendaWriteRow.state == "intended").limit(1))
-    if last is None or now - last >= every or now < last or pending is not None:  # (a write left half done)
+    # A directory refresh since the last full evaluation may have started or ended pairs anywhere.
+    refreshed = session.scalar(select(func.max(DirectoryStateRow.last_success_at)))
+    if (
+        last is None
+        or now - last >= every
+        or now < last
+        or pending is not None  # a write left half done
+        or (refreshed is not None and refreshed > last)
+    ):
         runtime.last_full_evaluation = now
         return None
     return {

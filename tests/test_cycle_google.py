@@ -256,3 +256,50 @@ def test_cli_sync_once_twice_sends_nothing_new_and_findings_print_as_json(
         "rule", "manager", "report", "occurrence", "status", "first_seen", "notified_at", "message"
     }  # fmt: skip
     assert cancelled[0]["status"] == "open" and cancelled[0]["notified_at"]
+
+
+# --- rules scenarios, end to end through the Google emulator -----------------------------------------
+
+
+def test_a_standing_decline_by_the_report_is_a_cancellation_naming_who_declined(world: World) -> None:
+    weekly_one_on_one(world.emulator, FIRST, zone="UTC")
+    slot = last_slot_before(START - timedelta(days=1))
+    world.emulator.respond(BOB, instance_id("weekly0001", slot), "declined")
+    world.cycle()
+    (finding,) = world.open("cancelled-without-reschedule")
+    assert finding["occurrence"] == slot.isoformat().replace("+00:00", "Z")
+    assert BOB in str(finding["message"]) + str(finding["explanation"]) + str(finding["details"])
+    assert "declin" in str(finding["message"]) + str(finding["explanation"])
+
+
+def test_a_this_and_following_split_keeps_the_cadence(world: World) -> None:
+    weekly_one_on_one(world.emulator, FIRST, zone="UTC")
+    world.emulator.split_series(
+        ALICE, "weekly0001", FIRST + timedelta(weeks=3), {"summary": "1:1 Alice / Bob (new slot)"}
+    )
+    world.cycle()
+    world.cycle(timedelta(days=1))
+    assert world.open("cancelled-without-reschedule") == []
+    assert world.open("cadence-gap") == [] and world.open("cadence-gap-ahead") == []
+
+
+def test_across_a_dst_change_a_moved_instance_still_matches_its_slot(world: World) -> None:
+    """Weekly 10:00 Europe/Berlin across the October change: slots are 08:00Z before, 09:00Z after."""
+    from zoneinfo import ZoneInfo
+
+    berlin = ZoneInfo("Europe/Berlin")
+    first_local = datetime(2026, 10, 5, 10, 0, tzinfo=berlin)  # a Monday, summer time
+    world.now[0] = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    weekly_one_on_one(world.emulator, first_local.astimezone(UTC), zone="Europe/Berlin")
+    after_change = datetime(2026, 11, 9, 10, 0, tzinfo=berlin)  # winter time: 09:00Z
+    moved_to = after_change + timedelta(days=1)
+    world.emulator.patch_event(
+        ALICE,
+        instance_id("weekly0001", after_change),
+        {"start": when(moved_to), "end": when(moved_to + timedelta(minutes=30))},
+    )
+    cancelled = datetime(2026, 11, 16, 10, 0, tzinfo=berlin)
+    world.emulator.delete_event(ALICE, instance_id("weekly0001", cancelled))
+    world.cycle()
+    keys = {f["key"] for f in world.open("cancelled-without-reschedule")}
+    assert keys == {"2026-11-16T09:00:00Z"}  # the cancelled one, at its winter-time UTC slot; the move is fine

@@ -137,3 +137,11 @@ def test_yaml_files_are_validated_with_the_entry_named(tmp_path: Path) -> None:
     path.write_text("pairs: []\npeople: {raj@example.com: {team: x}}\n")
     with pytest.raises(ConfigError, match=r"must be \{department, active\}"):
         load_directory_yaml(path)
+
+
+def test_a_new_pair_starts_today_in_its_managers_own_zone() -> None:
+    snapshot = from_people(COMPANY, "google", NOW)
+    local_day = {BEA: date(2026, 3, 3), MARIA: date(2026, 3, 2), PIA: date(2026, 3, 2)}  # Bea is in Sydney
+    plan = plan_refresh({}, {}, snapshot, snapshot.pairs, local_day.__getitem__, first_import=False)
+    assert {p.key: p.start for p in plan.started}[(BEA, MARIA)] == date(2026, 3, 3)
+    assert {p.key: p.start for p in plan.started}[(MARIA, RAJ)] == date(2026, 3, 2)

@@ -586,6 +586,23 @@ def graph_events(master_item: Any, rows: list[Any]) -> list[CalendarEvent]:
         "cancelledOccurrences": ["OID.AAMk.0001-01-01"],
     }
 )
+@example(  # OverflowError: year 1 in New York is before year 1
+    {
+        **PLAIN_MASTER,
+        "start": {"dateTime": "0001-01-01T00:00:00Z"},
+        "recurrence": {
+            "pattern": {"type": "daily"},
+            "range": {"type": "noEnd", "recurrenceTimeZone": "America/New_York"},
+        },
+    }
+)
+@example(  # OverflowError: a cancelled slot whose end would be past year 9999
+    {
+        **PLAIN_MASTER,
+        "end": {"dateTime": "9999-01-01T00:00:00Z"},
+        "cancelledOccurrences": ["OID.AAMk.9000-01-01"],
+    }
+)
 @FUZZ
 @given(GRAPH_MASTERS)
 def test_graph_series_masters_map_or_are_refused_as_malformed(item: Any) -> None:

@@ -343,6 +343,11 @@ def test_google_notifications_are_checked_and_forgeries_sync_nothing(
     query={},
     path="/webhooks/graph",
 )
+@example(  # PostgreSQL refused NUL in the subscription lookup: DataError
+    body=(b'{"value": [{"subscriptionId": "sub\\u0000", "clientState": "x"}]}', "application/json"),
+    query={},
+    path="/webhooks/graph-lifecycle",
+)
 @example(  # compare_digest refused a non-ASCII clientState: TypeError
     body=(json.dumps({"value": [{"subscriptionId": SUBSCRIPTION, "clientState": "é"}]}).encode(), "application/json"),
     query={},
@@ -481,6 +486,7 @@ def test_agenda_forms_never_crash_and_refuse_strangers(site: Site, post: dict[st
         assert set(new) <= {MARIA, RUI}, new  # sign-in links only ever go to the pair's own two people
 
 
+@example(page="\x00", who=None, query={})  # PostgreSQL refused NUL in the page lookup: DataError
 @FUZZ
 @given(
     page=st.one_of(st.sampled_from(["real", "unknown"]), PAGE_TEXT),

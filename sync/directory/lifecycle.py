@@ -14,7 +14,7 @@ Pure (no I/O): `plan_refresh` compares the stored pairs in force with the snapsh
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -55,12 +55,13 @@ def plan_refresh(
     active: Mapping[str, bool],
     snapshot: DirectorySnapshot,
     wanted: Sequence[Pair],
-    today: date,
+    today: date | Callable[[str], date],
     *,
     first_import: bool,
 ) -> RefreshPlan:
     """`in_force`: stored pairs in force; `active`: stored people (address -> active); `wanted`: the
-    snapshot's pairs in scope."""
+    snapshot's pairs in scope; `today`: the date, or the date in a manager's zone (days are theirs)."""
+    today_for = today if callable(today) else (lambda _manager: today)
     wanted_by_key = {p.key: p for p in wanted}
     kept, started = [], []
     for key, pair in sorted(wanted_by_key.items()):
@@ -68,7 +69,7 @@ def plan_refresh(
         if old is not None:
             kept.append(replace(old, start=pair.start or old.start, source=pair.source))
         else:
-            started.append(replace(pair, start=pair.start or (None if first_import else today)))
+            started.append(replace(pair, start=pair.start or (None if first_import else today_for(pair.manager))))
     new_reports = {p.report for p in started}
     listed = {p.key for p in snapshot.pairs}
     ended = tuple(

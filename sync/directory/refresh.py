@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from html import escape
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from providers.directory import DirectoryError
+from rules.days import zone
 from rules.model import Pair
 from sync.config import ConfigError, Settings
 from sync.directory.lifecycle import plan_refresh, too_large
@@ -35,7 +36,7 @@ from sync.directory.store import (
 from sync.notify.alerts import EVERY as ALERT_EVERY
 from sync.notify.render import message_id_for, one_line
 from sync.store.db import Database, only_one_replica, serialize
-from sync.store.models import AlertRow, DirectoryPairRow, DirectoryPersonRow, OutboxRow
+from sync.store.models import AlertRow, CalendarRow, DirectoryPairRow, DirectoryPersonRow, OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,13 @@ def refresh_directory(
         first_import = session.scalar(select(DirectoryPairRow.id).limit(1)) is None
         people = session.execute(select(DirectoryPersonRow.address, DirectoryPersonRow.active))
         active = {address: is_active for address, is_active in people}
-        plan = plan_refresh(in_force, active, snapshot, wanted, now.date(), first_import=first_import)
+        zones = {row.calendar: row.time_zone for row in session.scalars(select(CalendarRow)) if row.time_zone}
+        fallback = settings.time_zone
+
+        def today_for(manager: str) -> date:  # a new pair starts today in the manager's own zone
+            return now.astimezone(zone(zones.get(manager) or fallback)).date()
+
+        plan = plan_refresh(in_force, active, snapshot, wanted, today_for, first_import=first_import)
         if not wanted:
             problem = (
                 f"the {source} directory names no manager-report pair"
