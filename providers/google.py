@@ -43,7 +43,7 @@ from providers.base import (
     SkippedItem,
     TransientError,
 )
-from providers.google_mapping import MalformedEvent, map_event
+from providers.google_mapping import MalformedEvent, map_event, valid_zone
 from providers.retry import RetryPolicy, Sleeper, call_with_retries
 from rules.model import CalendarEvent
 
@@ -182,7 +182,7 @@ class GoogleCalendarProvider:
         while request is not None:
             page_number += 1
             reply = self._execute(calendar, request, f"events.list page {page_number}", http)
-            zone = reply.get("timeZone") if isinstance(reply.get("timeZone"), str) else None
+            zone = valid_zone(reply.get("timeZone"))
             events, deleted, skipped = _map_items(reply.get("items"), calendar, zone)
             next_token = reply.get("nextPageToken")
             sync_token = reply.get("nextSyncToken")

@@ -67,6 +67,11 @@ def _parse_date(value: Any, where: str) -> date:
         raise MalformedEvent(f"{where}: not a date: {value!r}") from exc
 
 
+def valid_zone(name: Any) -> str | None:
+    """An IANA zone name we can use, or None (a calendar's own zone is untrusted input too)."""
+    return _zone(name, None)
+
+
 def _zone(name: Any, fallback: str | None) -> str | None:
     if isinstance(name, str) and name:
         try:

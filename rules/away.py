@@ -34,6 +34,8 @@ class Away:
     def is_away_day(self, day: date) -> bool:
         if day in self.days:
             return True
+        if not self.spans:
+            return False
         low, high = midnight(day, self.tz), midnight(day + timedelta(days=1), self.tz)
         covered = sum(((min(high, b) - max(low, a)) for a, b in self.spans if a < high and low < b), timedelta(0))
         return covered >= timedelta(hours=AWAY_HOURS)

@@ -41,6 +41,9 @@ def reference(history: PairHistory) -> Reference | None:
 
 def _breach_day(history: PairHistory, after: date, limit: int, stop: date) -> date | None:
     """The first day in (after, stop] on which more than `limit` days not away have passed."""
+    if not history.away.days and not history.away.spans:  # nobody away: plain arithmetic
+        breach = after + timedelta(days=limit + 1)
+        return breach if breach <= stop else None
     count, day = 0, after
     while day < stop:
         day += timedelta(days=1)

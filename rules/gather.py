@@ -7,7 +7,7 @@ canonical (lower case, aliases resolved) from here on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, tzinfo
 
@@ -119,13 +119,14 @@ def gather(events: Iterable[CalendarEvent], context: EvaluationContext) -> list[
         if event.event_type is EventType.OUT_OF_OFFICE and event.kind is not EventKind.EXCEPTION:
             absences.setdefault(event.calendar, []).append(event)
     zones = {canon(person): name for person, name in context.time_zones.items()}
+    first_seen_index = _first_seen_by_people(context)
     result = []
     for people in sorted(buckets, key=sorted):
         bucket = buckets[people]
         if not people & watched:
             continue  # neither calendar is visible: nothing to judge the pair on
         tz = zone(zones.get(bucket.pair.manager, context.default_time_zone))
-        pair = replace(bucket.pair, start=_pair_start(bucket, context, tz))
+        pair = replace(bucket.pair, start=_pair_start(bucket, first_seen_index, tz))
         out_of_office = tuple(
             (event, exceptions.get((event.provider, event.calendar, event.event_id), {}))
             for person in sorted(people)
@@ -143,13 +144,23 @@ def gather(events: Iterable[CalendarEvent], context: EvaluationContext) -> list[
     return result
 
 
-def _pair_start(bucket: _Bucket, context: EvaluationContext, tz: tzinfo) -> date | None:
+def _first_seen_by_people(context: EvaluationContext) -> dict[frozenset[str], date]:
+    """When the store first saw each pair, indexed by its two (canonical) people, once per evaluation."""
+    canon = context.directory.canonical
+    index: dict[frozenset[str], date] = {}
+    for (manager, report), day in context.pair_first_seen.items():
+        people = frozenset((canon(manager), canon(report)))
+        index[people] = min(day, index.get(people, day))
+    return index
+
+
+def _pair_start(bucket: _Bucket, first_seen: Mapping[frozenset[str], date], tz: tzinfo) -> date | None:
     """The directory's start date, else the earlier of when the store first saw the pair and its
     first 1:1 (a pair cannot start after a 1:1 we can see)."""
     if bucket.pair.start is not None:
         return bucket.pair.start
-    canon = context.directory.canonical
-    people = {bucket.pair.manager, bucket.pair.report}
-    known = [day for (m, r), day in context.pair_first_seen.items() if {canon(m), canon(r)} == people]
-    known += [local_date(start, tz) for start in bucket.starts]
+    people = frozenset((bucket.pair.manager, bucket.pair.report))
+    known = [first_seen[people]] if people in first_seen else []
+    if bucket.starts:
+        known.append(local_date(min(bucket.starts), tz))
     return min(known, default=None)

@@ -332,6 +332,8 @@ def _excluded(
             days.add(local.date())
         elif moment.time() == time():
             days.add(moment.date())
+    if not days:  # exact matches only: no need to look at each slot's local day
+        return frozenset(slot_set & exact)
     return frozenset(slot for slot in slot_set if slot in exact or slot.astimezone(tz).date() in days)
 
 

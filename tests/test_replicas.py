@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 from daemon_fixtures import start_daemon
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from emulators.google import GoogleCalendarEmulator
 from emulators.org import google_instance_id, plan_org, seed_google
@@ -52,6 +52,9 @@ class CursorWatch(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.is_set():
+            if not inspect(self.db.engine).has_table("calendars"):  # the replicas are still migrating
+                self.stop.wait(0.2)
+                continue
             with self.db.session() as session:
                 for row in session.scalars(select(CalendarRow)):
                     before = self.last.get(row.calendar)
