@@ -158,6 +158,8 @@ class Directory:
     # A directory source is configured even when no pair is in force (all ended, or none imported yet): only
     # directory pairs are judged then, never the organizer fallback.
     configured: bool = False
+    # Memo of `canonical` (a pure function of this directory): called for every attendee of every event.
+    _canonical: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     @property
     def in_use(self) -> bool:
@@ -165,8 +167,11 @@ class Directory:
         return bool(self.pairs) or self.configured
 
     def canonical(self, address: str) -> str:
-        email = normalize_email(address)
-        return self.aliases.get(email, email)
+        known = self._canonical.get(address)
+        if known is None:
+            email = normalize_email(address)
+            known = self._canonical[address] = self.aliases.get(email, email)
+        return known
 
     def in_company(self, address: str) -> bool:
         if not self.domains:
