@@ -167,8 +167,17 @@ def run(mode: str, workdir: Path, pg_url: str | None) -> dict[str, Any]:
         },
     }
     try:
-        full = child(step="ours", database_url=db_url, **base)
-        bare_full = child(step="bare", phase="full", tokens_file=tokens, **base)
+        # Three interleaved runs each (a fresh database for each of ours), the median kept: a 2-core machine
+        # with the emulator on it is noisy. The last run's database and sync tokens are what follows uses.
+        fulls, bares = [], []
+        for attempt in range(3):
+            if attempt:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(db_url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
+            fulls.append(child(step="ours", database_url=db_url, **base))
+            bares.append(child(step="bare", phase="full", tokens_file=tokens, **base))
+        full = sorted(fulls, key=lambda r: r["wall"])[1]
+        bare_full = sorted(bares, key=lambda r: r["wall"])[1]
         out["full_sync"] = {
             "ours_s": round(full["wall"], 2),
             "bare_s": round(bare_full["wall"], 2),

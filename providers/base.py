@@ -8,6 +8,7 @@ writes the pages in one transaction and commits the cursor carried by the last p
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ def storable(value: Any) -> Any:
     (`"\\ud83d"`: half an emoji, cut by a truncation in the calendar system), which no database
     takes, and NUL, which PostgreSQL refuses in text; each becomes U+FFFD here, before it reaches an
     event's title, an id or an address."""
+    if not _unstorable(value):  # nearly always: hand the item back untouched, no copy
+        return value
     if isinstance(value, str):
         return _UNSTORABLE.sub("\ufffd", value)
     if isinstance(value, dict):
@@ -31,6 +34,16 @@ def storable(value: Any) -> Any:
     if isinstance(value, list):
         return [storable(item) for item in value]
     return value
+
+
+def _unstorable(value: Any) -> bool:
+    """One C-speed look at the whole value (json escapes NUL as `\\u0000` and leaves surrogates raw);
+    a false alarm only costs the full walk, which then changes nothing."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, check_circular=False)
+    except (TypeError, ValueError):
+        return True  # not plain JSON data: walk it
+    return "\\u0000" in text or (not text.isascii() and _UNSTORABLE.search(text) is not None)
 
 
 @dataclass(frozen=True)

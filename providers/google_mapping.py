@@ -131,9 +131,30 @@ def _attendees(item: dict[str, Any], event_id: str) -> tuple[Attendee, ...]:
     return tuple(people)
 
 
+_READ = (
+    "id",
+    "status",
+    "recurringEventId",
+    "originalStartTime",
+    "start",
+    "end",
+    "recurrence",
+    "summary",
+    "description",
+    "organizer",
+    "attendees",
+    "eventType",
+    "updated",
+    "etag",
+    "iCalUID",
+    "extendedProperties",
+)
+
+
 def map_event(item: Any, calendar: str, calendar_zone: str | None) -> Mapped:
     """Translate one `events.list` item; raises `MalformedEvent` naming the event and field."""
-    item = storable(item)
+    if isinstance(item, dict):  # only what is read is made storable: a full walk costs more than the mapping
+        item = storable({key: item[key] for key in _READ if key in item})
     if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
         raise MalformedEvent(f"item without an id: {str(item)[:80]!r}")
     event_id: str = item["id"]

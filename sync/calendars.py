@@ -99,9 +99,10 @@ def acquire(
     each repeating it.
     """
     with db.session() as session:
-        row = calendar_row(session, provider, calendar)
+        calendar_row(session, provider, calendar)  # created on first sight
         conditions = [
-            CalendarRow.id == row.id,
+            CalendarRow.provider == provider,
+            CalendarRow.calendar == calendar,
             or_(
                 CalendarRow.lease_until.is_(None),
                 CalendarRow.lease_until < now,
@@ -120,12 +121,12 @@ def acquire(
             update(CalendarRow)
             .where(*conditions)
             .values(lease_owner=worker, lease_until=now + lease, last_attempt_at=now)
+            .returning(CalendarRow.cursor, CalendarRow.generation)
             .execution_options(synchronize_session=False)
-        )
-        if _rowcount(taken) != 1:
+        ).first()
+        if taken is None:
             return None
-        session.refresh(row)
-        return Claim(cursor=row.cursor, generation=row.generation)
+        return Claim(cursor=taken[0], generation=taken[1])
 
 
 def release(db: Database, provider: str, calendar: str, worker: str) -> None:
@@ -157,6 +158,7 @@ def sync_calendar(
     if claim is None:
         result.ok, result.error_kind = True, "leased_elsewhere"  # or just synced by another replica
         return result
+    released = False
     try:
         try:
             pages = list(provider.list_changes(calendar, claim.cursor, now))
@@ -165,6 +167,7 @@ def sync_calendar(
             pages = list(provider.list_changes(calendar, None, now))
         crash.hit("after_fetch")
         _apply(db, provider.name, calendar, pages, claim, now, result, crash)
+        released = True  # the commit gave the lease back with the cursor
         crash.hit("after_commit")
         result.ok = True
     except ProviderError as exc:
@@ -184,7 +187,8 @@ def sync_calendar(
         with contextlib.suppress(Exception):
             _record_failure(db, provider.name, calendar, now, result.error[:2000], "internal")
     finally:
-        release(db, provider.name, calendar, worker)
+        if not released:
+            release(db, provider.name, calendar, worker)
     return result
 
 
@@ -240,6 +244,7 @@ def _apply(
         row.last_error_kind = None
         row.consecutive_failures = 0
         row.skipped_items = result.skipped
+        row.lease_owner, row.lease_until = None, None  # done: the next worker need not wait out the lease
 
 
 def _sweep(

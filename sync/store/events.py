@@ -7,7 +7,6 @@ rules use that (`Sighting`) to time cancellations and to keep install-time histo
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -54,7 +53,8 @@ def rule_hash(event: CalendarEvent) -> str:
         sorted((a.email, a.response.value, a.is_resource, a.is_organizer) for a in event.attendees),
         event.event_type.value,
     ]
-    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+    # repr of plain tuples/lists of str, bool and None is stable across processes, and cheaper than JSON.
+    return hashlib.blake2b(repr(fields).encode("utf-8", "surrogatepass"), digest_size=32).hexdigest()
 
 
 def _attendees_json(attendees: Iterable[Attendee]) -> list[dict[str, Any]]:
