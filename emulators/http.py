@@ -213,6 +213,9 @@ def _make_server(
     class _Server(ThreadingHTTPServer):
         daemon_threads = True
         allow_reuse_address = True
+        # socketserver's default backlog of 5 drops the SYNs of a burst of new connections, which the
+        # clients then retry after a full second: a real API front end queues them.
+        request_queue_size = 128
 
         def handle_error(self, request: Any, client_address: Any) -> None:
             # A client that hung up (or was killed, as crash tests do) is not an emulator error.

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
-from sqlalchemy import or_, select, update
+from sqlalchemy import String, Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from providers.base import ChangePage, CursorExpired, Provider, ProviderError
@@ -83,6 +85,98 @@ class Claim:
     generation: int
 
 
+# Built once with bound parameters: these run twice per calendar per cycle, and an ORM statement
+# with literal values is re-compiled each time (it cost more than the quiet cycle's request).
+_CALENDARS = cast(Table, CalendarRow.__table__)
+_FREE = or_(
+    _CALENDARS.c.lease_until.is_(None),
+    _CALENDARS.c.lease_until < bindparam("now"),
+    _CALENDARS.c.lease_owner == bindparam("w"),
+)
+_THIS = (_CALENDARS.c.provider == bindparam("p"), _CALENDARS.c.calendar == bindparam("c"))
+_TAKEN: dict[str, Any] = {
+    "lease_owner": bindparam("w"),
+    "lease_until": bindparam("until"),
+    "last_attempt_at": bindparam("now"),
+}
+_TAKE = update(_CALENDARS).where(*_THIS, _FREE).values(**_TAKEN).returning(_CALENDARS.c.cursor, _CALENDARS.c.generation)
+_STALE = or_(
+    _CALENDARS.c.last_success_at.is_(None),
+    _CALENDARS.c.last_success_at <= bindparam("fresh_before"),
+    _CALENDARS.c.wanted_at.is_not(None),
+)
+_TAKE_IF_STALE = (
+    update(_CALENDARS)
+    .where(*_THIS, _FREE, _STALE)
+    .values(**_TAKEN)
+    .returning(_CALENDARS.c.cursor, _CALENDARS.c.generation)
+)
+_QUIET = (
+    update(_CALENDARS)
+    .where(*_THIS, _CALENDARS.c.generation == bindparam("seen"))
+    .values(
+        generation=bindparam("next"),
+        cursor=bindparam("new_cursor"),
+        last_success_at=bindparam("now"),
+        last_error=None,
+        last_error_kind=None,
+        consecutive_failures=0,
+        skipped_items=0,
+        lease_owner=None,
+        lease_until=None,
+        time_zone=func.coalesce(bindparam("zone", type_=String), _CALENDARS.c.time_zone),
+    )
+)
+
+
+_TAKE_MANY = (
+    update(_CALENDARS)
+    .where(
+        _CALENDARS.c.provider == bindparam("p"),
+        _CALENDARS.c.calendar.in_(bindparam("cs", expanding=True)),
+        _FREE,
+        _STALE,
+    )
+    .values(**_TAKEN)
+    .returning(_CALENDARS.c.calendar, _CALENDARS.c.cursor, _CALENDARS.c.generation)
+)
+
+
+def acquire_many(
+    db: Database,
+    provider: str,
+    calendars: Sequence[str],
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    fresh_within: timedelta | None = None,
+) -> dict[str, Claim]:
+    """`acquire` for a batch of calendars in one statement: a quiet cycle's cost is per batch, not per calendar."""
+    if not calendars:
+        return {}
+    with db.session() as session:
+        known = set(
+            session.scalars(
+                select(CalendarRow.calendar).where(
+                    CalendarRow.provider == provider, CalendarRow.calendar.in_(list(calendars))
+                )
+            )
+        )
+        for calendar in calendars:
+            if calendar not in known:
+                calendar_row(session, provider, calendar)  # first sight of this calendar
+        params = {
+            "p": provider,
+            "cs": list(calendars),
+            "w": worker,
+            "now": now,
+            "until": now + lease,
+            "fresh_before": now - fresh_within if fresh_within is not None else now + timedelta(days=36500),
+        }
+        rows = session.connection().execute(_TAKE_MANY, params)
+        return {calendar: Claim(cursor=cursor, generation=generation) for calendar, cursor, generation in rows}
+
+
 def acquire(
     db: Database,
     provider: str,
@@ -98,32 +192,24 @@ def acquire(
     notification asked for since) is left alone too: replicas share a cycle's work instead of
     each repeating it.
     """
+    take = _TAKE_IF_STALE if fresh_within is not None else _TAKE
+    params = {
+        "p": provider,
+        "c": calendar,
+        "w": worker,
+        "now": now,
+        "until": now + lease,
+        "fresh_before": now - (fresh_within or timedelta(0)),
+    }
     with db.session() as session:
-        calendar_row(session, provider, calendar)  # created on first sight
-        conditions = [
-            CalendarRow.provider == provider,
-            CalendarRow.calendar == calendar,
-            or_(
-                CalendarRow.lease_until.is_(None),
-                CalendarRow.lease_until < now,
-                CalendarRow.lease_owner == worker,
-            ),
-        ]
-        if fresh_within is not None:
-            conditions.append(
-                or_(
-                    CalendarRow.last_success_at.is_(None),
-                    CalendarRow.last_success_at <= now - fresh_within,
-                    CalendarRow.wanted_at.is_not(None),
-                )
-            )
-        taken = session.execute(
-            update(CalendarRow)
-            .where(*conditions)
-            .values(lease_owner=worker, lease_until=now + lease, last_attempt_at=now)
-            .returning(CalendarRow.cursor, CalendarRow.generation)
-            .execution_options(synchronize_session=False)
-        ).first()
+        connection = session.connection()
+        taken = connection.execute(take, params).first()
+        if taken is None:
+            known = select(CalendarRow.id).where(CalendarRow.provider == provider, CalendarRow.calendar == calendar)
+            if session.scalar(known) is not None:
+                return None  # leased by a live worker (or just synced by another replica)
+            calendar_row(session, provider, calendar)  # first sight of this calendar
+            taken = connection.execute(take, params).first()
         if taken is None:
             return None
         return Claim(cursor=taken[0], generation=taken[1])
@@ -150,11 +236,16 @@ def sync_calendar(
     lease: timedelta = timedelta(minutes=10),
     crash: CrashPlan | None = None,
     fresh_within: timedelta | None = None,
+    claim: Claim | None = None,
 ) -> CalendarResult:
-    """Fetch a calendar's changes (no transaction open), then apply them in one fenced transaction."""
+    """Fetch a calendar's changes (no transaction open), then apply them in one fenced transaction.
+
+    `claim`: the lease was already taken (by `acquire_many`).
+    """
     crash = crash or CrashPlan()
     result = CalendarResult(provider=provider.name, calendar=calendar, ok=False)
-    claim = acquire(db, provider.name, calendar, worker, now, lease, fresh_within)
+    if claim is None:
+        claim = acquire(db, provider.name, calendar, worker, now, lease, fresh_within)
     if claim is None:
         result.ok, result.error_kind = True, "leased_elsewhere"  # or just synced by another replica
         return result
@@ -205,6 +296,9 @@ def _apply(
     if not pages or pages[-1].cursor is None:
         raise ProviderError(calendar, "the listing ended without a cursor")
     last = pages[-1]
+    if not any(p.full or p.events or p.deleted_ids or p.skipped or p.left_window_ids for p in pages):
+        _apply_nothing(db, provider, calendar, pages, claim, now, result, crash)
+        return
     with db.session() as session:
         # Fencing first: this also locks the row (PostgreSQL), so two appliers never interleave.
         fenced = session.execute(
@@ -245,6 +339,35 @@ def _apply(
         row.consecutive_failures = 0
         row.skipped_items = result.skipped
         row.lease_owner, row.lease_until = None, None  # done: the next worker need not wait out the lease
+
+
+def _apply_nothing(
+    db: Database,
+    provider: str,
+    calendar: str,
+    pages: list[ChangePage],
+    claim: Claim,
+    now: datetime,
+    result: CalendarResult,
+    crash: CrashPlan,
+) -> None:
+    """The common quiet cycle: nothing changed, so one fenced UPDATE moves the cursor and the lease on."""
+    last = pages[-1]
+    result.pages += len(pages)
+    params = {
+        "p": provider,
+        "c": calendar,
+        "seen": claim.generation,
+        "next": claim.generation + 1,
+        "new_cursor": last.cursor,
+        "now": now,
+        "zone": last.time_zone,
+    }
+    with db.session() as session:
+        crash.hit("mid_commit")
+        done = session.connection().execute(_QUIET, params)
+        if _rowcount(done) != 1:
+            raise Fenced(f"generation moved past {claim.generation} while we were fetching; dropping this run")
 
 
 def _sweep(

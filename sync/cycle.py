@@ -22,7 +22,15 @@ from rules.model import EvaluationContext, Pause
 from sync.agenda.step import prepare as prepare_agenda
 from sync.agenda.step import write_links, write_markdown
 from sync.agenda.writeback import WritebackReport
-from sync.calendars import CalendarResult, resting_calendars, stale_calendars, sync_calendar
+from sync.calendars import (
+    CalendarResult,
+    Claim,
+    acquire_many,
+    release,
+    resting_calendars,
+    stale_calendars,
+    sync_calendar,
+)
 from sync.config import Settings
 from sync.crash import CrashPlan
 from sync.directory.store import directory_in_force
@@ -186,19 +194,12 @@ def sync_all(
         return []
     resting = resting_calendars(runtime.db, now, timedelta(seconds=runtime.settings.poll_interval_seconds))
 
-    def one(item: tuple[Provider, str]) -> CalendarResult:
-        provider, calendar = item
+    results: dict[tuple[str, str], CalendarResult] = {}
+
+    def one(provider: Provider, calendar: str, claim: Claim) -> CalendarResult:
         if stop is not None and stop.is_set():
+            release(runtime.db, provider.name, calendar, runtime.worker)
             return CalendarResult(provider=provider.name, calendar=calendar, ok=True, error_kind="stopping")
-        if (provider.name, calendar) in resting:
-            until = resting[(provider.name, calendar)]
-            return CalendarResult(
-                provider=provider.name,
-                calendar=calendar,
-                ok=False,
-                error=f"resting after repeated failures until {until.isoformat(timespec='minutes')}",
-                error_kind="circuit_open",
-            )
         return sync_calendar(
             runtime.db,
             provider,
@@ -207,11 +208,44 @@ def sync_all(
             worker=runtime.worker,
             lease=runtime.lease,
             crash=runtime.crash,
-            fresh_within=fresh_within,
+            claim=claim,
         )
 
+    # Leases are taken a batch at a time (one statement for many calendars), a few batches' worth of
+    # work per thread, so replicas still share the cycle between them.
+    batch = max(16, runtime.concurrency * 4)
     with ThreadPoolExecutor(max_workers=max(1, min(runtime.concurrency, len(work))), thread_name_prefix="sync") as pool:
-        return list(pool.map(one, work))
+        for provider in runtime.providers:
+            mine = [c for p, c in work if p is provider]
+            for start in range(0, len(mine), batch):
+                if stop is not None and stop.is_set():
+                    break
+                part = []
+                for calendar in mine[start : start + batch]:
+                    if (provider.name, calendar) in resting:
+                        until = resting[(provider.name, calendar)]
+                        results[(provider.name, calendar)] = CalendarResult(
+                            provider=provider.name,
+                            calendar=calendar,
+                            ok=False,
+                            error=f"resting after repeated failures until {until.isoformat(timespec='minutes')}",
+                            error_kind="circuit_open",
+                        )
+                    else:
+                        part.append(calendar)
+                claims = acquire_many(runtime.db, provider.name, part, runtime.worker, now, runtime.lease, fresh_within)
+                for calendar in part:
+                    if calendar not in claims:  # leased by a live worker, or just synced by another replica
+                        results[(provider.name, calendar)] = CalendarResult(
+                            provider=provider.name, calendar=calendar, ok=True, error_kind="leased_elsewhere"
+                        )
+                futures = {c: pool.submit(one, provider, c, claims[c]) for c in part if c in claims}
+                for calendar, future in futures.items():
+                    results[(provider.name, calendar)] = future.result()
+    return [
+        results.get((p.name, c)) or CalendarResult(provider=p.name, calendar=c, ok=True, error_kind="stopping")
+        for p, c in work
+    ]
 
 
 def run_cycle(
