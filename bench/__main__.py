@@ -32,17 +32,20 @@ SIZES = {"quick": 150, "full": 1000}
 
 def child(**args: Any) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
+    started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "bench.child", json.dumps(args)], cwd=REPO, env=env, capture_output=True, text=True
     )
     if done.returncode != 0:
         raise RuntimeError(f"bench step {args['step']} failed:\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    what = " ".join(str(args[k]) for k in ("step", "phase") if k in args)
+    print(f"  {what}: {time.perf_counter() - started:.1f} s (measured {result.get('wall', 0):.2f} s)", file=sys.stderr)
     return result
 
 
-def children(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Several steps at once (replicas); returns their results in order."""
+def children(runs: list[dict[str, Any]], go: Path) -> tuple[list[dict[str, Any]], float]:
+    """Several steps at once (replicas), started together once all are ready: results in order, start time."""
     env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
     procs = [
         subprocess.Popen(
@@ -55,13 +58,23 @@ def children(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         )
         for a in runs
     ]
+    while not all(Path(a["ready_file"]).exists() for a in runs):
+        failed = [p for p in procs if p.poll() not in (None, 0)]
+        if failed:
+            raise RuntimeError(
+                f"bench replica failed:\n{(failed[0].stderr.read() if failed[0].stderr else '')[-3000:]}"
+            )
+        time.sleep(0.01)
+    start_at = time.time()
+    go.write_text("go")
     results = []
     for proc in procs:
         out, err = proc.communicate()
         if proc.returncode != 0:
             raise RuntimeError(f"bench replica failed:\n{err[-3000:]}")
         results.append(json.loads(out.strip().splitlines()[-1]))
-    return results
+    go.unlink(missing_ok=True)
+    return results, start_at
 
 
 def cycle_in_steady_state(base: dict[str, Any], db_url: str, workdir: Path, change: Any = None) -> dict[str, Any]:
@@ -256,14 +269,14 @@ def run(mode: str, workdir: Path, pg_url: str | None) -> dict[str, Any]:
             "vs_ideal": ratio(concurrent["wall"], ideal),
         }
         if pg_url:
-            out["replicas"] = replicas(pg_url, base)
+            out["replicas"] = replicas(pg_url, base, workdir)
         emulator.server.faults.latency = 0.0
     finally:
         emulator.stop()
     return out
 
 
-def replicas(pg_url: str, base: dict[str, Any]) -> list[dict[str, Any]]:
+def replicas(pg_url: str, base: dict[str, Any], workdir: Path) -> list[dict[str, Any]]:
     """A full sync of every calendar shared by 1, 2 and 4 replicas (leases split the work), 50 ms latency.
 
     Each replica syncs 2 calendars at a time: on a 2-core machine, more would make the test CPU-bound,
@@ -287,19 +300,20 @@ def replicas(pg_url: str, base: dict[str, Any]) -> list[dict[str, Any]]:
             child(step="rules", database_url=url, now=base["now"])
             # Each replica runs the daemon's cycle (calendars another replica just synced are left to it),
             # with 2 calendars at a time each, so one replica is bound by latency, not by this machine's 2 cores.
-            start_at = time.time() + 8
+            go = workdir / f"go-{name}"
             runs = [
                 {
                     "step": "ours",
                     "database_url": url,
                     "fresh_within": 60,
-                    "start_at": start_at,
+                    "ready_file": str(go.with_name(f"ready-{name}-{i}")),
+                    "go_file": str(go),
                     **base,
                     "concurrency": 2,
                 }
-                for _ in range(count)
+                for i in range(count)
             ]
-            done = children(runs)
+            done, start_at = children(runs, go)
             wall = max(r["finished_at"] for r in done) - start_at
             assert sum(r["synced"] for r in done) == len(base["calendars"]), done
             rows.append(

@@ -51,8 +51,11 @@ def _ours(args: dict[str, Any]) -> dict[str, Any]:
     if args.get("warm"):
         _prime_tokens(lambda c: provider._http(c).credentials, args["calendars"])
     before = provider.requests_made
-    if args.get("start_at"):  # replicas: start together, once every process has imported and migrated
-        time.sleep(max(0.0, float(args["start_at"]) - time.time()))
+    if args.get("ready_file"):  # replicas: start together, once every process has imported and migrated
+        Path(args["ready_file"]).write_text("ready")
+        go = Path(args["go_file"])
+        while not go.exists():
+            time.sleep(0.01)
     start = time.perf_counter()
     fresh = timedelta(seconds=args["fresh_within"]) if args.get("fresh_within") else None
     results = sync_all(runtime, now, fresh_within=fresh)
@@ -73,9 +76,12 @@ def _ours(args: dict[str, Any]) -> dict[str, Any]:
 
 def _prime_tokens(credentials_of: Callable[[str], Any], calendars: list[str]) -> None:
     """A running daemon holds an access token per calendar (they last an hour): start measured cycles so."""
-    request = google_auth_httplib2.Request(httplib2.Http(timeout=60))
-    for calendar in calendars:
-        credentials_of(calendar).refresh(request)
+
+    def refresh(calendar: str) -> None:
+        credentials_of(calendar).refresh(google_auth_httplib2.Request(httplib2.Http(timeout=60)))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(refresh, calendars))
 
 
 def _bare(args: dict[str, Any]) -> dict[str, Any]:

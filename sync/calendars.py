@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
-from sqlalchemy import String, Table, bindparam, func, or_, select, update
+from sqlalchemy import String, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from providers.base import ChangePage, CursorExpired, Provider, ProviderError
 from rules.model import EventKind, EventStatus
 from sync.crash import CrashPlan
-from sync.store.db import Database, insert_missing
+from sync.leases import CALENDARS, THIS_CALENDAR, Claim, acquire, calendar_row, release
+from sync.store.db import Database
 from sync.store.events import WriteStats, mark_deleted, stored_ids, upsert_events
 from sync.store.models import CalendarRow, EventRow
 
@@ -47,23 +47,6 @@ class CalendarResult:
     error_kind: str | None = None
 
 
-def calendar_row(session: Session, provider: str, calendar: str) -> CalendarRow:
-    query = select(CalendarRow).where(CalendarRow.provider == provider, CalendarRow.calendar == calendar)
-    row = session.scalar(query)
-    if row is None:
-        fresh = {
-            "provider": provider,
-            "calendar": calendar,
-            "generation": 0,
-            "consecutive_failures": 0,
-            "skipped_items": 0,
-        }
-        insert_missing(session, CalendarRow, fresh, ["provider", "calendar"])
-        row = session.scalar(query)
-        assert row is not None
-    return row
-
-
 def _rowcount(result: object) -> int:
     """Rows matched by an UPDATE (SQLAlchemy types `execute` results too loosely to say so)."""
     return int(getattr(result, "rowcount", 0))
@@ -77,43 +60,9 @@ class Fenced(Exception):
     """Another worker committed this calendar since we read its cursor: our work is stale."""
 
 
-@dataclass(frozen=True)
-class Claim:
-    """What a worker read when it took a calendar: the cursor and the generation it must see at commit."""
-
-    cursor: str | None
-    generation: int
-
-
-# Built once with bound parameters: these run twice per calendar per cycle, and an ORM statement
-# with literal values is re-compiled each time (it cost more than the quiet cycle's request).
-_CALENDARS = cast(Table, CalendarRow.__table__)
-_FREE = or_(
-    _CALENDARS.c.lease_until.is_(None),
-    _CALENDARS.c.lease_until < bindparam("now"),
-    _CALENDARS.c.lease_owner == bindparam("w"),
-)
-_THIS = (_CALENDARS.c.provider == bindparam("p"), _CALENDARS.c.calendar == bindparam("c"))
-_TAKEN: dict[str, Any] = {
-    "lease_owner": bindparam("w"),
-    "lease_until": bindparam("until"),
-    "last_attempt_at": bindparam("now"),
-}
-_TAKE = update(_CALENDARS).where(*_THIS, _FREE).values(**_TAKEN).returning(_CALENDARS.c.cursor, _CALENDARS.c.generation)
-_STALE = or_(
-    _CALENDARS.c.last_success_at.is_(None),
-    _CALENDARS.c.last_success_at <= bindparam("fresh_before"),
-    _CALENDARS.c.wanted_at.is_not(None),
-)
-_TAKE_IF_STALE = (
-    update(_CALENDARS)
-    .where(*_THIS, _FREE, _STALE)
-    .values(**_TAKEN)
-    .returning(_CALENDARS.c.cursor, _CALENDARS.c.generation)
-)
 _QUIET = (
-    update(_CALENDARS)
-    .where(*_THIS, _CALENDARS.c.generation == bindparam("seen"))
+    update(CALENDARS)
+    .where(*THIS_CALENDAR, CALENDARS.c.generation == bindparam("seen"))
     .values(
         generation=bindparam("next"),
         cursor=bindparam("new_cursor"),
@@ -124,106 +73,9 @@ _QUIET = (
         skipped_items=0,
         lease_owner=None,
         lease_until=None,
-        time_zone=func.coalesce(bindparam("zone", type_=String), _CALENDARS.c.time_zone),
+        time_zone=func.coalesce(bindparam("zone", type_=String), CALENDARS.c.time_zone),
     )
 )
-
-
-_TAKE_MANY = (
-    update(_CALENDARS)
-    .where(
-        _CALENDARS.c.provider == bindparam("p"),
-        _CALENDARS.c.calendar.in_(bindparam("cs", expanding=True)),
-        _FREE,
-        _STALE,
-    )
-    .values(**_TAKEN)
-    .returning(_CALENDARS.c.calendar, _CALENDARS.c.cursor, _CALENDARS.c.generation)
-)
-
-
-def acquire_many(
-    db: Database,
-    provider: str,
-    calendars: Sequence[str],
-    worker: str,
-    now: datetime,
-    lease: timedelta,
-    fresh_within: timedelta | None = None,
-) -> dict[str, Claim]:
-    """`acquire` for a batch of calendars in one statement: a quiet cycle's cost is per batch, not per calendar."""
-    if not calendars:
-        return {}
-    with db.session() as session:
-        known = set(
-            session.scalars(
-                select(CalendarRow.calendar).where(
-                    CalendarRow.provider == provider, CalendarRow.calendar.in_(list(calendars))
-                )
-            )
-        )
-        for calendar in calendars:
-            if calendar not in known:
-                calendar_row(session, provider, calendar)  # first sight of this calendar
-        params = {
-            "p": provider,
-            "cs": list(calendars),
-            "w": worker,
-            "now": now,
-            "until": now + lease,
-            "fresh_before": now - fresh_within if fresh_within is not None else now + timedelta(days=36500),
-        }
-        rows = session.connection().execute(_TAKE_MANY, params)
-        return {calendar: Claim(cursor=cursor, generation=generation) for calendar, cursor, generation in rows}
-
-
-def acquire(
-    db: Database,
-    provider: str,
-    calendar: str,
-    worker: str,
-    now: datetime,
-    lease: timedelta,
-    fresh_within: timedelta | None = None,
-) -> Claim | None:
-    """Take the calendar's lease, unless another live worker holds it (then None).
-
-    With `fresh_within`, a calendar another replica synced that recently (and that no push
-    notification asked for since) is left alone too: replicas share a cycle's work instead of
-    each repeating it.
-    """
-    take = _TAKE_IF_STALE if fresh_within is not None else _TAKE
-    params = {
-        "p": provider,
-        "c": calendar,
-        "w": worker,
-        "now": now,
-        "until": now + lease,
-        "fresh_before": now - (fresh_within or timedelta(0)),
-    }
-    with db.session() as session:
-        connection = session.connection()
-        taken = connection.execute(take, params).first()
-        if taken is None:
-            known = select(CalendarRow.id).where(CalendarRow.provider == provider, CalendarRow.calendar == calendar)
-            if session.scalar(known) is not None:
-                return None  # leased by a live worker (or just synced by another replica)
-            calendar_row(session, provider, calendar)  # first sight of this calendar
-            taken = connection.execute(take, params).first()
-        if taken is None:
-            return None
-        return Claim(cursor=taken[0], generation=taken[1])
-
-
-def release(db: Database, provider: str, calendar: str, worker: str) -> None:
-    with db.session() as session:
-        session.execute(
-            update(CalendarRow)
-            .where(
-                CalendarRow.provider == provider, CalendarRow.calendar == calendar, CalendarRow.lease_owner == worker
-            )
-            .values(lease_owner=None, lease_until=None)
-        )
 
 
 def sync_calendar(
@@ -237,10 +89,13 @@ def sync_calendar(
     crash: CrashPlan | None = None,
     fresh_within: timedelta | None = None,
     claim: Claim | None = None,
+    quiet: list[dict[str, Any]] | None = None,
 ) -> CalendarResult:
     """Fetch a calendar's changes (no transaction open), then apply them in one fenced transaction.
 
-    `claim`: the lease was already taken (by `acquire_many`).
+    `claim`: the lease was already taken (by `acquire_many`). `quiet`: a calendar with nothing new is
+    not committed here but queued for `commit_quiet`, which moves a whole batch's cursors in one
+    transaction (losing that commit loses nothing: the old cursor is still good).
     """
     crash = crash or CrashPlan()
     result = CalendarResult(provider=provider.name, calendar=calendar, ok=False)
@@ -257,6 +112,12 @@ def sync_calendar(
             log.warning("calendar %s: %s; running a full resync", calendar, exc.message)
             pages = list(provider.list_changes(calendar, None, now))
         crash.hit("after_fetch")
+        if quiet is not None and _is_quiet(pages):
+            result.pages += len(pages)
+            quiet.append(_quiet_params(provider.name, calendar, pages[-1], claim, now))
+            released = True  # the batch's commit gives the lease back
+            result.ok = True
+            return result
         _apply(db, provider.name, calendar, pages, claim, now, result, crash)
         released = True  # the commit gave the lease back with the cursor
         crash.hit("after_commit")
@@ -296,7 +157,7 @@ def _apply(
     if not pages or pages[-1].cursor is None:
         raise ProviderError(calendar, "the listing ended without a cursor")
     last = pages[-1]
-    if not any(p.full or p.events or p.deleted_ids or p.skipped or p.left_window_ids for p in pages):
+    if _is_quiet(pages):
         _apply_nothing(db, provider, calendar, pages, claim, now, result, crash)
         return
     with db.session() as session:
@@ -352,9 +213,23 @@ def _apply_nothing(
     crash: CrashPlan,
 ) -> None:
     """The common quiet cycle: nothing changed, so one fenced UPDATE moves the cursor and the lease on."""
-    last = pages[-1]
     result.pages += len(pages)
-    params = {
+    params = _quiet_params(provider, calendar, pages[-1], claim, now)
+    with db.session() as session:
+        crash.hit("mid_commit")
+        done = session.connection().execute(_QUIET, params)
+        if _rowcount(done) != 1:
+            raise Fenced(f"generation moved past {claim.generation} while we were fetching; dropping this run")
+
+
+def _is_quiet(pages: list[ChangePage]) -> bool:
+    if not pages or pages[-1].cursor is None:
+        return False  # `_apply` says what is wrong with it
+    return not any(p.full or p.events or p.deleted_ids or p.skipped or p.left_window_ids for p in pages)
+
+
+def _quiet_params(provider: str, calendar: str, last: ChangePage, claim: Claim, now: datetime) -> dict[str, Any]:
+    return {
         "p": provider,
         "c": calendar,
         "seen": claim.generation,
@@ -363,11 +238,22 @@ def _apply_nothing(
         "now": now,
         "zone": last.time_zone,
     }
+
+
+def commit_quiet(db: Database, quiet: list[dict[str, Any]], crash: CrashPlan | None = None) -> int:
+    """Move on the cursors (and give back the leases) of calendars that had nothing new, in one transaction.
+
+    Each row is fenced on its generation; returns how many were fenced out (another worker took over).
+    """
+    if not quiet:
+        return 0
     with db.session() as session:
-        crash.hit("mid_commit")
-        done = session.connection().execute(_QUIET, params)
-        if _rowcount(done) != 1:
-            raise Fenced(f"generation moved past {claim.generation} while we were fetching; dropping this run")
+        (crash or CrashPlan()).hit("mid_commit")
+        done = session.connection().execute(_QUIET, quiet)
+        fenced = len(quiet) - _rowcount(done)
+    if fenced > 0:
+        log.warning("%d quiet calendar(s) were taken over by another worker while we fetched; left to it", fenced)
+    return max(fenced, 0)
 
 
 def _sweep(

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,20 +24,13 @@ from rules.model import EvaluationContext, Pause
 from sync.agenda.step import prepare as prepare_agenda
 from sync.agenda.step import write_links, write_markdown
 from sync.agenda.writeback import WritebackReport
-from sync.calendars import (
-    CalendarResult,
-    Claim,
-    acquire_many,
-    release,
-    resting_calendars,
-    stale_calendars,
-    sync_calendar,
-)
+from sync.calendars import CalendarResult, commit_quiet, resting_calendars, stale_calendars, sync_calendar
 from sync.config import Settings
 from sync.crash import CrashPlan
 from sync.directory.store import directory_in_force
 from sync.escalation import enqueue_escalations
 from sync.findings import FindingStats, record_findings
+from sync.leases import Claim, acquire_many, release
 from sync.metrics import Metrics
 from sync.notify.alerts import enqueue_admin_alerts
 from sync.notify.outbox import DeliveryStats, deliver_pending, enqueue_warnings
@@ -196,7 +191,7 @@ def sync_all(
 
     results: dict[tuple[str, str], CalendarResult] = {}
 
-    def one(provider: Provider, calendar: str, claim: Claim) -> CalendarResult:
+    def one(provider: Provider, calendar: str, claim: Claim, quiet: list[dict[str, Any]]) -> CalendarResult:
         if stop is not None and stop.is_set():
             release(runtime.db, provider.name, calendar, runtime.worker)
             return CalendarResult(provider=provider.name, calendar=calendar, ok=True, error_kind="stopping")
@@ -209,11 +204,25 @@ def sync_all(
             lease=runtime.lease,
             crash=runtime.crash,
             claim=claim,
+            quiet=quiet,
         )
 
-    # Leases are taken a batch at a time (one statement for many calendars), a few batches' worth of
-    # work per thread, so replicas still share the cycle between them.
+    def finish(provider: Provider, futures: dict[str, Future[CalendarResult]], quiet: list[dict[str, Any]]) -> None:
+        for calendar, future in futures.items():
+            results[(provider.name, calendar)] = future.result()
+        try:
+            commit_quiet(runtime.db, quiet, runtime.crash)
+        except Exception as exc:  # the cursors stay where they were: the next cycle asks again
+            log.error("could not record %d quiet calendar(s): %s", len(quiet), exc)
+            for params in quiet:
+                results[(provider.name, params["c"])] = CalendarResult(
+                    provider=provider.name, calendar=params["c"], ok=False, error=str(exc), error_kind="database"
+                )
+
+    # Leases are taken a batch at a time (one statement for many calendars), and at most two batches
+    # are in flight (the next is claimed while the last runs), so replicas still share the cycle.
     batch = max(16, runtime.concurrency * 4)
+    in_flight: deque[tuple[Provider, dict[str, Future[CalendarResult]], list[dict[str, Any]]]] = deque()
     with ThreadPoolExecutor(max_workers=max(1, min(runtime.concurrency, len(work))), thread_name_prefix="sync") as pool:
         for provider in runtime.providers:
             mine = [c for p, c in work if p is provider]
@@ -239,9 +248,13 @@ def sync_all(
                         results[(provider.name, calendar)] = CalendarResult(
                             provider=provider.name, calendar=calendar, ok=True, error_kind="leased_elsewhere"
                         )
-                futures = {c: pool.submit(one, provider, c, claims[c]) for c in part if c in claims}
-                for calendar, future in futures.items():
-                    results[(provider.name, calendar)] = future.result()
+                quiet: list[dict[str, Any]] = []
+                futures = {c: pool.submit(one, provider, c, claims[c], quiet) for c in part if c in claims}
+                in_flight.append((provider, futures, quiet))
+                if len(in_flight) > 1:
+                    finish(*in_flight.popleft())
+        while in_flight:
+            finish(*in_flight.popleft())
     return [
         results.get((p.name, c)) or CalendarResult(provider=p.name, calendar=c, ok=True, error_kind="stopping")
         for p, c in work
