@@ -141,6 +141,7 @@ def _rules(args: dict[str, Any]) -> dict[str, Any]:
     from rules.engine import evaluate, pair_histories
     from sync.config import parse_settings
     from sync.cycle import evaluation_context
+    from sync.heap import collector_paused
     from sync.store.db import Database
     from sync.store.events import load_events
 
@@ -152,14 +153,15 @@ def _rules(args: dict[str, Any]) -> dict[str, Any]:
     # Each measured twice, the second kept: a daemon loads and judges every cycle, warm.
     loads, judges = [], []
     for _ in range(2):
-        with db.session() as session:
+        with db.session() as session, collector_paused():  # as the daemon's cycle does
             start = time.perf_counter()
             events = load_events(session)
             loads.append(time.perf_counter() - start)
             context = evaluation_context(session, settings, now)
-        start = time.perf_counter()
-        evaluation = evaluate(events, context)
-        judges.append(time.perf_counter() - start)
+        with collector_paused():
+            start = time.perf_counter()
+            evaluation = evaluate(events, context)
+            judges.append(time.perf_counter() - start)
     load, judge = loads[-1], judges[-1]
     start = time.perf_counter()
     histories = pair_histories(events, context)

@@ -30,6 +30,7 @@ from sync.crash import CrashPlan
 from sync.directory.store import directory_in_force
 from sync.escalation import enqueue_escalations
 from sync.findings import FindingStats, record_findings
+from sync.heap import collector_paused
 from sync.leases import Claim, acquire_many, release
 from sync.metrics import Metrics
 from sync.notify.alerts import enqueue_admin_alerts
@@ -288,11 +289,12 @@ def run_cycle(
         context = evaluation_context(session, settings, now)
         scope = evaluation_scope(session, runtime, report, now)
         report.evaluated = "all" if scope is None else f"{len(scope)} people"
-        events = load_events(session, None if scope is None else _partners(session, scope) | scope)
-        histories = pair_histories(events, context)
-        if scope is not None:  # only pairs with a changed calendar: their partners' copies were loaded too
-            histories = [h for h in histories if set(h.pair.key) & scope]
-        evaluation = judge_histories(histories, context)
+        with collector_paused():
+            events = load_events(session, None if scope is None else _partners(session, scope) | scope)
+            histories = pair_histories(events, context)
+            if scope is not None:  # only pairs with a changed calendar: their partners' copies were loaded too
+                histories = [h for h in histories if set(h.pair.key) & scope]
+            evaluation = judge_histories(histories, context)
         remember_pairs(session, context, evaluation)
         # The agenda: pages, nudges (queued in this transaction) and `agenda-not-prepared` findings.
         agenda = prepare_agenda(session, settings, context, events, now, histories=histories)
