@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from emulators.google_api import CalendarApi
-from emulators.google_auth import TokenService
+from emulators.google_auth import GoogleSignIn, TokenService
 from emulators.google_directory import PREFIX as DIRECTORY_PREFIX
 from emulators.google_directory import GoogleDirectory
 from emulators.google_errors import GoogleApiError, error_reply, not_found
@@ -63,15 +63,19 @@ class GoogleCalendarEmulator:
     def __init__(self, *, clock: Callable[[], datetime] | None = None) -> None:
         self.clock = clock or _utcnow
         self.state = GoogleState(self.clock)
-        self.tokens = TokenService(known_user=lambda user: user in self.state.calendars or self.directory.knows(user))
+        self.tokens = TokenService(known_user=self._knows)
         self.directory = GoogleDirectory(self.tokens)  # Admin SDK users.list (emulators/google_directory.py)
         self.push = PushHub(self.clock)
         self.state.on_change = self.push.notify
         self.api = CalendarApi(self.state, self.tokens, self.push, Pager())
         self.server = EmulatorServer(self._handle, server_name="google-calendar-emulator")
+        self.sign_in = GoogleSignIn(lambda: self.base_url, self.clock, self._knows)
+        self.tokens.sign_in = self.sign_in
         self._started = False
 
     def _handle(self, request: Request) -> Reply:
+        if request.path in GoogleSignIn.PATHS:
+            return self.sign_in.handle(request)
         if request.path.startswith(DIRECTORY_PREFIX):
             return self.directory.handle(request)
         return self.api.handle(request)
@@ -112,6 +116,13 @@ class GoogleCalendarEmulator:
     def service_account_info(self) -> dict[str, str]:
         """A service-account key (real RSA, generated once) usable with domain-wide delegation."""
         return self.tokens.service_account_info(self.token_uri)
+
+    def add_web_client(self, client_id: str, client_secret: str, redirect_uris: tuple[str, ...]) -> None:
+        """An OAuth client of type "Web application" for Sign in with Google (emulators/oidc.py)."""
+        self.sign_in.provider.register(client_id, client_secret, redirect_uris)
+
+    def _knows(self, user: str) -> bool:
+        return user in self.state.calendars or self.directory.knows(user)
 
     def mint_refresh_token(self, user: str, scopes: list[str] | None = None) -> dict[str, str]:
         """client_id, client_secret, refresh_token and token_uri for a user's OAuth consent."""

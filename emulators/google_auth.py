@@ -4,18 +4,24 @@ Two grants, as google-auth sends them: the service-account JWT bearer grant (dom
 delegation: the token acts as the JWT's `sub`) and the user refresh-token grant. The JWT's
 RS256 signature is verified against the emulator's own key, but `aud` is not checked:
 google-auth keeps `aud=https://oauth2.googleapis.com/token` whatever `token_uri` says.
+
+`GoogleSignIn` is "Sign in with Google" (OpenID Connect, emulators/oidc.py): discovery at
+`/.well-known/openid-configuration`, `/o/oauth2/v2/auth`, keys at `/oauth2/v3/certs`, and the
+third grant of `/token`, `authorization_code`, in Google's error wording.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import secrets
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -25,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from emulators.google_errors import GoogleApiError
 from emulators.http import Reply, Request
+from emulators.oidc import OidcProvider, Refused
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 PROJECT = "oneonone-emulator"
@@ -66,6 +73,7 @@ class TokenService:
         self._access: dict[str, tuple[Principal, float]] = {}
         self._refresh: dict[str, Principal] = {}
         self._revoked: set[str] = set()
+        self.sign_in: GoogleSignIn | None = None  # the authorization_code grant, when the emulator has one
 
     @property
     def key(self) -> rsa.RSAPrivateKey:
@@ -122,6 +130,8 @@ class TokenService:
                 principal = self._jwt_grant(form.get("assertion", ""))
             elif grant == "refresh_token":
                 principal = self._refresh_grant(form)
+            elif grant == "authorization_code" and self.sign_in is not None:
+                return self.sign_in.redeem(form, request.header("authorization"))
             else:
                 raise OAuthError("unsupported_grant_type", f"Invalid grant_type: {grant}")
         except OAuthError as exc:
@@ -209,3 +219,95 @@ class TokenService:
 
 def _b64(part: str) -> bytes:
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+# Google's words for the authorization_code grant's refusals (status, error, error_description).
+_SIGN_IN_ERRORS = {
+    "bad_code": (400, "invalid_grant", "Malformed auth code."),
+    "used_code": (400, "invalid_grant", "Bad Request"),
+    "expired_code": (400, "invalid_grant", "Bad Request"),
+    "redirect_mismatch": (400, "redirect_uri_mismatch", "Bad Request"),
+    "missing_verifier": (400, "invalid_grant", "Missing code verifier."),
+    "bad_verifier": (400, "invalid_grant", "Invalid code verifier."),
+    "bad_client": (401, "invalid_client", "Unauthorized"),
+}
+
+
+class GoogleSignIn:
+    """Sign in with Google for accounts the emulator knows (`known_user`); see emulators/oidc.py."""
+
+    PATHS = ("/.well-known/openid-configuration", "/o/oauth2/v2/auth", "/oauth2/v3/certs")
+
+    def __init__(self, base_url: Callable[[], str], clock: Callable[[], datetime], known_user: Callable[[str], bool]):
+        self.base_url = base_url
+        self._known_user = known_user
+        self.provider = OidcProvider("google", base_url, clock, self._identity)
+
+    def handle(self, request: Request) -> Reply:
+        if request.path == "/.well-known/openid-configuration":
+            return Reply.json(200, self.discovery())
+        if request.path == "/oauth2/v3/certs":
+            return Reply.json(200, self.provider.jwks(), {"Cache-Control": "public, max-age=21600"})
+        return self.provider.authorize(request.query, f"{self.base_url()}/o/oauth2/v2/auth")
+
+    def redeem(self, form: dict[str, str], authorization: str | None) -> Reply:
+        try:
+            body = self.provider.redeem(form, authorization)
+        except Refused as exc:
+            status, error, description = _SIGN_IN_ERRORS.get(exc.reason, (400, "invalid_request", "Bad Request"))
+            return OAuthError(error, description, status).reply()
+        return Reply.json(200, body, {"Cache-Control": "no-cache, no-store, max-age=0, must-revalidate"})
+
+    def discovery(self) -> dict[str, Any]:
+        base = self.base_url()
+        return {
+            "issuer": base,
+            "authorization_endpoint": f"{base}/o/oauth2/v2/auth",
+            "device_authorization_endpoint": f"{base}/device/code",
+            "token_endpoint": f"{base}/token",
+            "userinfo_endpoint": f"{base}/v1/userinfo",
+            "revocation_endpoint": f"{base}/revoke",
+            "jwks_uri": f"{base}/oauth2/v3/certs",
+            "response_types_supported": ["code", "token", "id_token", "code token", "code id_token", "none"],
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "scopes_supported": ["openid", "email", "profile"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            "claims_supported": [
+                "aud",
+                "email",
+                "email_verified",
+                "exp",
+                "family_name",
+                "given_name",
+                "iat",
+                "iss",
+                "name",
+                "picture",
+                "sub",
+            ],
+            "code_challenge_methods_supported": ["plain", "S256"],
+            "grant_types_supported": [
+                "authorization_code",
+                "refresh_token",
+                "urn:ietf:params:oauth:grant-type:device_code",
+                JWT_BEARER,
+            ],
+        }
+
+    def _identity(self, user: str, client_id: str, scopes: frozenset[str]) -> dict[str, Any] | str:
+        email = user.strip().lower()
+        if not self._known_user(email):
+            return "Couldn't find your Google Account."
+        number = int.from_bytes(hashlib.sha256(email.encode()).digest()[:8], "big")
+        claims: dict[str, Any] = {"sub": str(10**20 + number % (9 * 10**20))}
+        domain = email.rpartition("@")[2]
+        if domain != "gmail.com":
+            claims["hd"] = domain
+        if "email" in scopes:
+            claims |= {"email": email, "email_verified": True}
+        if "profile" in scopes:
+            given = email.split("@")[0].split(".")[0].capitalize()
+            claims |= {"name": given, "given_name": given}
+        return claims

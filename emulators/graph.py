@@ -36,6 +36,7 @@ from emulators.graph_model import (
 )
 from emulators.graph_render import RenderOptions, render
 from emulators.graph_routes import directory_route, require, subscriptions_route, user_route
+from emulators.graph_signin import EntraSignIn
 from emulators.graph_state import GraphStore, MeetingUpdate, utc_now
 from emulators.graph_subscriptions import Delivery, Subscriptions
 from emulators.http import EmulatorServer, Fault, Reply, Request
@@ -77,6 +78,12 @@ class GraphEmulator:
         self.identity = Identity(tenant_id, self.now)
         self.delta = DeltaEngine(self.store, DeltaOptions(sparse_occurrences, removed_for_cancelled_occurrence))
         self.directory = Directory()
+        self.identity.sign_in = EntraSignIn(
+            lambda: f"{self.base_url}/{self.identity.tenant_guid}/v2.0",
+            self.identity.tenant_guid,
+            self.now,
+            lambda: self.directory.users,
+        )
         self.subscriptions = Subscriptions(self.store, self.identity.tenant_guid, lambda: self.base_url)
         self.store.listeners.append(self.subscriptions.on_change)
         self.sent_mail: list[dict[str, Any]] = []
@@ -306,8 +313,12 @@ class GraphEmulator:
                         {"error": "invalid_tenant", "error_description": f"AADSTS90002: Tenant '{tenant}' not found."},
                     )
                 return Reply.json(200, self.identity.openid_configuration(tenant))
-            if rest == ["discovery", "v2.0", "keys"]:
-                return Reply.json(200, {"keys": []})
+            if rest == ["oauth2", "v2.0", "authorize"] and request.method == "GET" and self.identity.sign_in:
+                if not self.identity.knows_tenant(tenant):
+                    return Reply.json(400, {"error": "invalid_tenant", "error_description": "AADSTS90002"})
+                return self.identity.sign_in.authorize(request, f"{self.base_url}/{tenant}/oauth2/v2.0/authorize")
+            if rest == ["discovery", "v2.0", "keys"] and self.identity.sign_in:
+                return self.identity.sign_in.jwks()
         return Reply.json(404, {"error": "not_found", "error_description": f"No route for {request.path}"})
 
     def _graph(self, request: Request, rest: list[str]) -> Reply:

@@ -1,6 +1,7 @@
 """The Microsoft identity platform's client-credentials token endpoint, enough for msal.
 
-Serves OIDC discovery and `/oauth2/v2.0/token` for registered apps (secret or certificate),
+Serves OIDC discovery and `/oauth2/v2.0/token` for registered apps (secret or certificate) and,
+through `sign_in` (emulators/graph_signin.py), the authorization code grant of user sign-in,
 answering errors in AAD's shape (`error`, `error_description` with an AADSTS code, `error_codes`,
 trace and correlation ids). Access tokens are HS256 JWTs that only this emulator accepts; their
 lifetime runs on the real clock, as msal's token cache does.
@@ -16,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import jwt
@@ -27,6 +28,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from emulators.graph_model import GraphError
 from emulators.http import Reply, Request
+
+if TYPE_CHECKING:
+    from emulators.graph_signin import EntraSignIn
 
 GRAPH_RESOURCE = "https://graph.microsoft.com"
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
@@ -62,6 +66,7 @@ class Identity:
         self._grants: dict[str, Grant] = {}
         self._secret = secrets.token_bytes(32)
         self._lock = threading.Lock()
+        self.sign_in: EntraSignIn | None = None  # user sign-in (OpenID Connect), set by the emulator
 
     # -- registration -----------------------------------------------------------------------------
     def add_app(self, client_id: str, client_secret: str | None = None, roles: tuple[str, ...] | None = None) -> App:
@@ -130,6 +135,13 @@ class Identity:
     def token(self, tenant: str, request: Request) -> Reply:
         form = {k: v[-1] for k, v in parse_qs(request.body.decode("utf-8", "replace"), keep_blank_values=True).items()}
         correlation = request.header("client-request-id") or str(uuid.uuid4())
+        if form.get("grant_type") == "authorization_code" and self.sign_in is not None:
+            try:
+                self._check_tenant(tenant)
+                body = self.sign_in.redeem(form, request, _AadError)
+            except _AadError as err:
+                return self._error_reply(err, correlation)
+            return Reply.json(200, body, {"Cache-Control": "no-store, no-cache", "client-request-id": correlation})
         try:
             app = self._authenticate(tenant, form, request)
         except _AadError as err:
@@ -163,6 +175,17 @@ class Identity:
 
     # -- internals --------------------------------------------------------------------------------
     def _authenticate(self, tenant: str, form: dict[str, str], request: Request) -> App:
+        self._check_tenant(tenant)
+        if form.get("grant_type") != "client_credentials":
+            raise _AadError(
+                400,
+                "unsupported_grant_type",
+                70003,
+                f"The app requested an unsupported grant type '{form.get('grant_type', '')}'.",
+            )
+        return self._client_credentials(tenant, form, request)
+
+    def _check_tenant(self, tenant: str) -> None:
         if not self.knows_tenant(tenant):
             raise _AadError(
                 400,
@@ -171,13 +194,8 @@ class Identity:
                 f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are "
                 "signing into the correct cloud.",
             )
-        if form.get("grant_type") != "client_credentials":
-            raise _AadError(
-                400,
-                "unsupported_grant_type",
-                70003,
-                f"The app requested an unsupported grant type '{form.get('grant_type', '')}'.",
-            )
+
+    def _client_credentials(self, tenant: str, form: dict[str, str], request: Request) -> App:
         client_id = form.get("client_id", "")
         if not client_id:
             raise _AadError(

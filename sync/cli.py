@@ -60,6 +60,7 @@ def cmd_check_config(args: argparse.Namespace, console: Console) -> int:
 
     build_providers(settings)  # credentials files readable and well-formed
     settings.smtp.password()  # the secret's env var / file exists
+    settings.agenda.oidc.client_secret()  # likewise for OIDC sign-in
     settings.directory_model()  # the directory file parses
     console.print(f"[green]ok[/green]: {_config_path(args)}")
     console.print(f"  database: {settings.resolved_database_url().split('@')[-1]}")

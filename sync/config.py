@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -378,20 +379,79 @@ class WebSettings(_Model):
         return _read_secret(self.session_secret_env, self.session_secret_file, "web.session_secret")
 
 
-class OidcSettings(_Model):
-    """Sign-in through the company's identity provider instead of emailed links (not implemented yet)."""
+# Entra ID's multi-tenant authorities: any organization's (or any personal) account could sign in.
+_BROAD_TENANTS = ("common", "organizations", "consumers")
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
-    provider: Literal["google", "entra"] | None = None
+
+class OidcSettings(_Model):
+    """Sign-in through the company's identity provider (OpenID Connect) instead of emailed links."""
+
+    provider: Literal["google", "entra"] | None = None  # null: emailed sign-in links
     client_id: str | None = None
-    client_secret_env: str | None = None
-    client_secret_file: Path | None = None
-    tenant: str | None = None  # Entra ID tenant id
+    client_secret_env: str | None = None  # an environment variable holding the client secret
+    client_secret_file: Path | None = None  # or a file holding it
+    tenant: str | None = None  # entra: the tenant id (a GUID) or one of its verified domains
+    # Where discovery starts ({issuer}/.well-known/openid-configuration). Default: https://accounts.google.com,
+    # or https://login.microsoftonline.com/{tenant}/v2.0. Set only for a sovereign cloud or an emulator.
+    issuer: str | None = None
+    ca_bundle: Path | None = None  # a CA bundle for TLS to the identity provider (a proxy, an emulator)
+    timeout_seconds: float = Field(10, gt=0)
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        local = parts.scheme == "http" and parts.hostname in _LOOPBACK
+        if not parts.hostname or (parts.scheme != "https" and not local):
+            raise ValueError(f"{value!r} must be an https:// URL (http:// only on this machine, for an emulator)")
+        if parts.query or parts.fragment:
+            raise ValueError(f"{value!r} must not have a query or a fragment")
+        return value.rstrip("/")
+
+    @field_validator("tenant")
+    @classmethod
+    def _tenant(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if value.casefold() in _BROAD_TENANTS:
+            raise ValueError(
+                f"{value!r} would let accounts of any organization sign in: set your own tenant id "
+                "(a GUID, Entra admin center → Overview) or one of its verified domains"
+            )
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}", value):
+            raise ValueError(f"{value!r} is not a tenant id (a GUID) or a domain")
+        return value
 
     @model_validator(mode="after")
     def _complete(self) -> OidcSettings:
-        if self.provider is not None:
-            raise ValueError("OIDC sign-in is not supported yet; leave agenda.oidc.provider null (emailed links)")
+        if self.provider is None:
+            return self
+        if not self.client_id:
+            raise ValueError(f"provider is {self.provider} but agenda.oidc.client_id is not set")
+        if bool(self.client_secret_env) == bool(self.client_secret_file):
+            raise ValueError("set exactly one of agenda.oidc.client_secret_env and agenda.oidc.client_secret_file")
+        if self.provider == "entra" and not self.tenant:
+            raise ValueError("provider is entra but agenda.oidc.tenant (your tenant id) is not set")
+        if self.provider == "google" and self.tenant:
+            raise ValueError("agenda.oidc.tenant is for provider entra only")
         return self
+
+    @property
+    def resolved_issuer(self) -> str | None:
+        if self.issuer:
+            return self.issuer
+        if self.provider == "google":
+            return "https://accounts.google.com"
+        if self.provider == "entra":
+            return f"https://login.microsoftonline.com/{self.tenant}/v2.0"
+        return None
+
+    def client_secret(self) -> SecretStr | None:
+        return _read_secret(self.client_secret_env, self.client_secret_file, "agenda.oidc.client_secret")
 
 
 class AgendaSettings(_Model):
@@ -674,7 +734,13 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     caldav = settings.caldav.model_copy(update={"password_file": fix(settings.caldav.password_file)})
     settings = settings.model_copy(update={"ics": settings.ics.model_copy(update={"feeds": feeds}), "caldav": caldav})
     web = settings.web.model_copy(update={"session_secret_file": fix(settings.web.session_secret_file)})
-    agenda = settings.agenda.model_copy(update={"markdown_dir": fix(settings.agenda.markdown_dir)})
+    oidc = settings.agenda.oidc.model_copy(
+        update={
+            "client_secret_file": fix(settings.agenda.oidc.client_secret_file),
+            "ca_bundle": fix(settings.agenda.oidc.ca_bundle),
+        }
+    )
+    agenda = settings.agenda.model_copy(update={"markdown_dir": fix(settings.agenda.markdown_dir), "oidc": oidc})
     org_page = settings.org_page.model_copy(update={"admin_token_file": fix(settings.org_page.admin_token_file)})
     settings = settings.model_copy(update={"org_page": org_page})
     return settings.model_copy(

@@ -18,6 +18,7 @@ from flask import Blueprint, Flask, Response, render_template
 from werkzeug.exceptions import HTTPException
 
 from sync.agenda.mail import deliver_now
+from sync.agenda.oidc import OidcClient, Provider
 from sync.agenda.pages import AgendaDeps, create_blueprint
 from sync.agenda.store import app_secret
 from sync.cycle import Runtime, evaluation_context
@@ -37,9 +38,16 @@ def create_app(agenda: AgendaDeps | None = None, *, blueprints: Sequence[Bluepri
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
 
+    oidc = agenda.oidc if agenda is not None else None
+
     @app.after_request
     def _headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        csp = CSP
+        if oidc is not None and response.mimetype == "text/html":
+            # The sign-in form posts to /auth/oidc/start, which redirects to the provider: browsers hold
+            # form submissions' redirects to form-action too.
+            csp = CSP.replace("form-action 'self'", f"form-action 'self' {oidc.authorization_origin()}")
+        response.headers.setdefault("Content-Security-Policy", csp)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         # Page ids and sign-in tokens are in URLs: never leak them to another site.
@@ -76,6 +84,7 @@ def agenda_deps(runtime: Runtime, base_url: str | None = None) -> AgendaDeps:
             deliver_now(runtime.db, send, outbox_id, runtime.clock(), worker=f"{runtime.worker}:web")
 
     directory = settings.directory_model()
+    provider = Provider.from_settings(settings.agenda.oidc, base_url or settings.web.base_url)
     on_change = None
     if settings.agenda.backend == "markdown":
         from sync.agenda.markdown_backend import exporter
@@ -94,6 +103,7 @@ def agenda_deps(runtime: Runtime, base_url: str | None = None) -> AgendaDeps:
         canonical=directory.canonical,
         deliver=deliver,
         on_change=on_change,
+        oidc=OidcClient(provider, runtime.clock) if provider is not None else None,
     )
 
 
@@ -147,10 +157,22 @@ class WebServer:
         return self
 
     def stop(self) -> None:
-        self._server.close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        server = self._server
+        if self._thread is None:
+            server.close()
+            return
+
+        def close_all() -> None:
+            # Runs in the server's own loop thread, so no socket is closed under its select() (EBADF);
+            # kept-alive connections are closed too, and the loop ends with nothing left to watch.
+            for channel in list(server._map.values()):
+                if channel is not server and channel is not server.trigger:
+                    channel.close()
+            server.close()
+
+        server.trigger.pull_trigger(close_all)
+        self._thread.join(timeout=5)
+        self._thread = None
 
     def __enter__(self) -> WebServer:
         return self.start()

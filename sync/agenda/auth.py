@@ -6,6 +6,8 @@ link, and only ever to the pair's own two addresses (any other address gets the 
 no email). A sign-in link is single-use and short-lived; it opens a server-side session whose
 random token sits in an HttpOnly, SameSite cookie (Secure behind HTTPS). Only hashes of tokens are
 stored. Forms carry an HMAC token bound to the session (or, before sign-in, to a random cookie).
+With `agenda.oidc` configured, Google or Entra ID sign-in (sync/agenda/oidc.py) replaces the links
+and opens the same sessions.
 """
 
 from __future__ import annotations

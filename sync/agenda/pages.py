@@ -16,9 +16,10 @@ from flask import Blueprint, abort, make_response, redirect, render_template, re
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from sync.agenda import auth
+from sync.agenda import auth, oidc_routes
 from sync.agenda.first_meeting import MORE_QUESTIONS_URL, NOT_A_STATUS_UPDATE, QUESTIONS, STANDING_TOPICS
 from sync.agenda.meetings import ContextFor, pair_history, zone_of
+from sync.agenda.oidc import OidcClient
 from sync.agenda.page import anchor_for, build_page
 from sync.agenda.store import ItemError, add_item, delete_item, edit_item, items_of, pair_by_page, set_done
 from sync.agenda.views import template_helpers
@@ -48,6 +49,7 @@ class AgendaDeps:
     canonical: Callable[[str], str] = str.lower
     deliver: Callable[[int], None] | None = None  # send one outbox row now (a sign-in link)
     on_change: Callable[[int], None] | None = None  # after an edit (the Markdown backend re-exports)
+    oidc: OidcClient | None = None  # sign-in through Google / Entra ID instead of emailed links
 
     @property
     def secure(self) -> bool:
@@ -87,8 +89,35 @@ def create_blueprint(deps: AgendaDeps) -> Blueprint:
 
     def signin_page(page_id: str, email: str | None, status: int = 401) -> Response:
         token, fresh = form_csrf()
-        html = render_template("agenda/signin.html", page_id=page_id, signed_in_as=email, csrf=token)
+        html = render_template(
+            "agenda/signin.html",
+            page_id=page_id,
+            signed_in_as=email,
+            csrf=token,
+            oidc_label=deps.oidc.provider.label if deps.oidc is not None else None,
+        )
         return respond(html, status, fresh)
+
+    def no_links() -> None:
+        """With OIDC configured, emailed sign-in links are not offered, sent or accepted."""
+        if deps.oidc is not None:
+            abort(404)
+
+    def with_session(response: Response, cookie: str) -> Response:
+        response.set_cookie(
+            auth.SESSION_COOKIE,
+            cookie,
+            max_age=deps.session_days * 86400,
+            httponly=True,
+            samesite="Lax",
+            secure=deps.secure,
+            path="/",
+        )
+        response.delete_cookie(auth.PRE_COOKIE, path="/")
+        return response
+
+    if deps.oidc is not None:
+        oidc_routes.register(bp, deps, deps.oidc, check_csrf=check_csrf, with_session=with_session)
 
     def member(session: Session, page_id: str) -> tuple[AgendaPairRow, str] | None:
         pair = pair_by_page(session, page_id)
@@ -127,6 +156,7 @@ def create_blueprint(deps: AgendaDeps) -> Blueprint:
 
     @bp.post("/a/<page_id>/signin")
     def ask_for_link(page_id: str) -> Response:
+        no_links()
         check_csrf()
         address = request.form.get("email", "")[:320]
         queued = None
@@ -151,6 +181,7 @@ def create_blueprint(deps: AgendaDeps) -> Blueprint:
 
     @bp.get("/signin/<token>")
     def confirm_signin(token: str) -> Response:
+        no_links()
         with deps.db.session() as session:
             row = auth.peek_signin(session, token, deps.clock())
         if row is None:
@@ -161,6 +192,7 @@ def create_blueprint(deps: AgendaDeps) -> Blueprint:
 
     @bp.post("/signin/<token>")
     def complete_signin(token: str) -> Response:
+        no_links()
         check_csrf()
         now = deps.clock()
         with deps.db.session() as session:
@@ -170,18 +202,7 @@ def create_blueprint(deps: AgendaDeps) -> Blueprint:
                 return make_response(render_template("agenda/signin_invalid.html"), 400)
             cookie = auth.open_session(session, row.email, now, deps.session_days)
             target = f"/a/{pair.page_id}"
-        response = redirect(target, 303)
-        response.set_cookie(
-            auth.SESSION_COOKIE,
-            cookie,
-            max_age=deps.session_days * 86400,
-            httponly=True,
-            samesite="Lax",
-            secure=deps.secure,
-            path="/",
-        )
-        response.delete_cookie(auth.PRE_COOKIE, path="/")
-        return response
+        return with_session(redirect(target, 303), cookie)
 
     @bp.post("/signout")
     def signout() -> Response:

@@ -19,6 +19,7 @@ from sync.store.db import insert_missing
 from sync.store.models import (
     AgendaItemRow,
     AgendaNudgeRow,
+    AgendaOidcLoginRow,
     AgendaPairRow,
     AgendaSessionRow,
     AgendaSignInRow,
@@ -216,9 +217,10 @@ def delete_item(session: Session, pair_id: int, item_id: int) -> None:
 
 
 def apply_retention(session: Session, now: datetime, days: int | None) -> int:
-    """Delete items older than the retention period, and dead sign-in links and sessions."""
+    """Delete items older than the retention period, and dead sign-in links, OIDC sign-ins and sessions."""
     session.execute(delete(AgendaSignInRow).where(AgendaSignInRow.expires_at < now - timedelta(days=1)))
     session.execute(delete(AgendaSessionRow).where(AgendaSessionRow.expires_at < now))
+    session.execute(delete(AgendaOidcLoginRow).where(AgendaOidcLoginRow.expires_at < now - timedelta(days=1)))
     if days is None:
         return 0
     cutoff = now - timedelta(days=days)

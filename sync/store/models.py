@@ -314,6 +314,23 @@ class AgendaSessionRow(Base):
     expires_at: Mapped[datetime]
 
 
+class AgendaOidcLoginRow(Base):
+    """An OpenID Connect sign-in under way: its state (hashed), nonce and PKCE verifier stay on the
+    server, bound to the browser that started it (a cookie, hashed here); used once, short-lived."""
+
+    __tablename__ = "agenda_oidc_logins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str] = mapped_column(String(128))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    return_path: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
 class AgendaNudgeRow(Base):
     """A nudge sent (or decided) for one occurrence: at most one per kind, pair and occurrence."""
 
