@@ -168,13 +168,18 @@ def organizer_pairs(
         best = earliest.get(vote.people)
         if best is None or vote.start < best.start:
             earliest[vote.people] = vote
+    # The orientation the store knows for each pair of people: the earliest seen, ties by address.
+    known: dict[frozenset[str], tuple[date, tuple[str, str]]] = {}
+    for key, seen in first_seen.items():
+        if key[0] == key[1]:
+            continue
+        people = frozenset(key)
+        if people in earliest and (people not in known or (seen, key) < known[people]):
+            known[people] = (seen, key)
     pairs: dict[frozenset[str], Pair] = {}
     for people, vote in earliest.items():
-        known = sorted(
-            (seen, key) for key, seen in first_seen.items() if frozenset(key) == people and len(set(key)) == 2
-        )
-        if known:
-            manager, report = known[0][1]
+        if people in known:
+            manager, report = known[people][1]
         else:
             manager = vote.organizer or ""
             (report,) = people - {manager}
