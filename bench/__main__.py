@@ -232,6 +232,7 @@ def run(mode: str, workdir: Path, pg_url: str | None) -> dict[str, Any]:
         )
         out["cycle"] = {
             "first_s": round(steady["warm"], 2),
+            "rss_mb": round(steady["rss_mb"]),
             "no_change_s": round(steady["wall"], 2),
             "no_change_evaluated": steady["evaluated"],
             "no_change_requests": steady["requests"],
@@ -365,7 +366,8 @@ def markdown(r: dict[str, Any]) -> str:
     lines.append(
         f"| whole cycle (sync, rules, email), steady state, no change | {c['no_change_s']} s, "
         f"{c['no_change_requests']} requests, rules judged {c['no_change_evaluated']} | first cycle {c['first_s']} s "
-        f"(every pair judged) | {ratio(c['no_change_s'], c['first_s'])}× | re-judge only what changed |"
+        f"(every pair judged; the daemon's peak RSS {c.get('rss_mb', '?')} MB) "
+        f"| {ratio(c['no_change_s'], c['first_s'])}× | re-judge only what changed; RSS < 300 MB |"
     )
     lines.append(
         f"| whole cycle, {c['changed_series']} series changed | {c['changed_s']} s, rules judged "

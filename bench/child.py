@@ -198,7 +198,6 @@ def _cycle(args: dict[str, Any]) -> dict[str, Any]:
         {
             "database_url": args["database_url"],
             "concurrency": args["concurrency"],
-            "rules": {"history_days": args["history_days"]},
             "agenda": {"attach": False, "nudges": False},
             "notify": {"mode": "observe"},
         }

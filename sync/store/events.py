@@ -264,4 +264,7 @@ def load_events(session: Session, calendars: Iterable[str] | None = None) -> lis
     query = select(EventRow)
     if calendars is not None:
         query = query.where(EventRow.calendar.in_(list(calendars)))
-    return [row_to_event(row) for row in session.scalars(query.order_by(EventRow.id))]
+    # Streamed in batches: mapped rows are dropped as they are converted, instead of all of them
+    # (several times the size of the events they become) living at once.
+    rows = session.scalars(query.order_by(EventRow.id).execution_options(yield_per=2000))
+    return [row_to_event(row) for row in rows]
