@@ -8,6 +8,7 @@ whichever app is mounted.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -170,8 +171,14 @@ class WebServer:
                     channel.close()
             server.close()
 
-        server.trigger.pull_trigger(close_all)
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            try:
+                server.trigger.pull_trigger(close_all)
+            except OSError as exc:  # the loop's wake-up pipe is already gone: close from here instead
+                log.debug("web server: could not wake its loop (%s); closing it directly", exc)
+                with contextlib.suppress(OSError):
+                    server.close()
+            self._thread.join(timeout=5)
         self._thread = None
 
     def __enter__(self) -> WebServer:
