@@ -47,6 +47,7 @@ from sync.cycle import evaluation_context, run_cycle
 from sync.directory.calendars import follow_directory
 from sync.directory.refresh import refresh_job
 from sync.notify.smtp import SmtpMailer
+from sync.report import build_report
 from sync.runtime import build_runtime
 from sync.store.models import AgendaNudgeRow, AgendaWriteRow, DirectoryPersonRow, DirectoryStateRow, OutboxRow
 
@@ -158,6 +159,11 @@ def test_a_manager_change_ends_the_old_pair_and_starts_the_new_one_with_a_first_
         assert [n for n in nudges if n.pair_id == old.id and n.created_at >= ended_at] == []
         assert {f["status"] for f in findings_of(world, MARIA, RAJ)} == {"ended"}
         assert all("raj" not in (m["Subject"] or "").lower() or m["To"] != MARIA for m in world.sink.messages)
+        # The report (and the weekly digest built from it) lists the pair in force, not the ended one.
+        with world.runtime.db.session() as session:
+            rows, _ = build_report(session, world.settings, world.now[0])
+        reported = {(r.summary.manager, r.summary.report) for r in rows}
+        assert (PIA, RAJ) in reported and (MARIA, RAJ) not in reported
 
 
 @pytest.mark.parametrize("how", ["blocked", "deleted"])
