@@ -145,17 +145,7 @@ class GoogleCalendarProvider:
         def attempt() -> dict[str, Any]:
             with self._lock:
                 self.requests_made += 1
-            try:
-                result = request.execute(http=connection, num_retries=0)
-            except HttpError as exc:
-                raise classify_http_error(calendar, exc) from exc
-            except RefreshError as exc:
-                raise AuthError(calendar, f"Google refused the credentials: {_refresh_reason(exc)}") from exc
-            except (TimeoutError, TransportError, OSError, ssl.SSLError, httplib2.HttpLib2Error) as exc:
-                raise TransientError(calendar, f"network error: {exc}") from exc
-            if not isinstance(result, dict):
-                raise TransientError(calendar, f"unexpected reply to {what}: {type(result).__name__}")
-            return result
+            return execute_once(request, calendar, what, http=connection)
 
         return call_with_retries(
             attempt, policy=self.retry, sleeper=self.sleeper, rng=self.rng, describe=f"{calendar}: {what}"
@@ -262,6 +252,23 @@ def classify_http_error(calendar: str, exc: HttpError) -> ProviderError:
     if status is not None and status >= 500:
         return TransientError(calendar, text, retry_after=_retry_after(exc))
     return PermanentError(calendar, text)
+
+
+def execute_once(
+    request: Any, label: str, what: str, *, http: Any = None, refused: str = "Google refused the credentials"
+) -> dict[str, Any]:
+    """One try of a googleapiclient request, its failures mapped to the shared error kinds (the caller retries)."""
+    try:
+        result = request.execute(http=http, num_retries=0) if http is not None else request.execute(num_retries=0)
+    except HttpError as exc:
+        raise classify_http_error(label, exc) from exc
+    except RefreshError as exc:
+        raise AuthError(label, f"{refused}: {_refresh_reason(exc)}") from exc
+    except (TimeoutError, TransportError, OSError, ssl.SSLError, httplib2.HttpLib2Error) as exc:
+        raise TransientError(label, f"network error: {exc}") from exc
+    if not isinstance(result, dict):
+        raise TransientError(label, f"unexpected reply to {what}: {type(result).__name__}")
+    return result
 
 
 def _refresh_reason(exc: RefreshError) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import random
-import ssl
 import time
 from dataclasses import dataclass, field
 from functools import cache
@@ -21,15 +20,13 @@ from typing import Any
 import google_auth_httplib2
 import httplib2
 from google.auth.credentials import Credentials
-from google.auth.exceptions import RefreshError, TransportError
 from google.oauth2 import service_account
 from googleapiclient.discovery import build_from_document
 from googleapiclient.discovery_cache import get_static_doc
-from googleapiclient.errors import HttpError
 
-from providers.base import AuthError, PermanentError, ProviderError, TransientError
+from providers.base import AuthError, PermanentError, ProviderError
 from providers.directory import DirectoryError, DirectoryPerson
-from providers.google import classify_http_error
+from providers.google import execute_once
 from providers.retry import RetryPolicy, Sleeper, call_with_retries
 from rules.model import normalize_email
 
@@ -117,17 +114,8 @@ class GoogleDirectoryReader:
     def _execute(self, request: Any, page: int) -> dict[str, Any]:
         def attempt() -> dict[str, Any]:
             self.requests_made += 1
-            try:
-                result = request.execute(num_retries=0)
-            except HttpError as exc:
-                raise classify_http_error(_LABEL, exc) from exc
-            except RefreshError as exc:
-                raise AuthError(_LABEL, f"Google refused the service account's token for {self.admin}: {exc}") from exc
-            except (TimeoutError, TransportError, OSError, ssl.SSLError, httplib2.HttpLib2Error) as exc:
-                raise TransientError(_LABEL, f"network error: {exc}") from exc
-            if not isinstance(result, dict):
-                raise TransientError(_LABEL, f"page {page}: unexpected reply {type(result).__name__}")
-            return result
+            refused = f"Google refused the service account's token for {self.admin}"
+            return execute_once(request, _LABEL, f"page {page}", refused=refused)
 
         return call_with_retries(
             attempt, policy=self.retry, sleeper=self.sleeper, rng=self.rng, describe=f"{_LABEL} page {page}"
