@@ -167,3 +167,14 @@ def entra_site(
         idp = emulator.identity.sign_in.provider
         with agenda_site(monkeypatch, database_url, oidc, emulator, idp, str(emulator.ca_pem), "Microsoft") as site:
             yield site
+
+
+@contextmanager
+def vendor_site(vendor: str, monkeypatch: pytest.MonkeyPatch, database_url: str, ca_dir: Path) -> Iterator[Site]:
+    """`google_site` or `entra_site`, for tests that run against both vendors."""
+    if vendor == "google":
+        with google_site(monkeypatch, database_url) as site:
+            yield site
+    else:
+        with entra_site(monkeypatch, database_url, ca_dir) as site:
+            yield site

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 
 import pytest
 from google_fixtures import BOB, CAROL
-from oidc_fixtures import CLIENT_SECRET, GOOGLE_CLIENT, Site, entra_site, google_site, query_of
+from oidc_fixtures import CLIENT_SECRET, GOOGLE_CLIENT, Site, entra_site, google_site, query_of, vendor_site
 
 from sync.agenda import auth
 from sync.agenda.oidc import SCOPE, s256
@@ -39,12 +39,8 @@ def entra(monkeypatch: pytest.MonkeyPatch, sqlite_url: str, tmp_path: Path) -> I
 def site(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, sqlite_url: str, tmp_path: Path
 ) -> Iterator[Site]:
-    if request.param == "google":
-        with google_site(monkeypatch, sqlite_url) as google:
-            yield google
-    else:
-        with entra_site(monkeypatch, sqlite_url, tmp_path / "ca") as entra:
-            yield entra
+    with vendor_site(request.param, monkeypatch, sqlite_url, tmp_path / "ca") as site:
+        yield site
 
 
 def assert_opened(site: Site, response: Any, email: str) -> None:

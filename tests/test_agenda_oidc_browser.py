@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from google_fixtures import BOB
-from oidc_fixtures import Site, entra_site, google_site
+from oidc_fixtures import Site, vendor_site
 from test_agenda_browser import browser, shot
 
 pytestmark = pytest.mark.browser
@@ -25,12 +25,8 @@ __all__ = ["browser"]  # the Chromium fixture, shared with the other agenda brow
 def site(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, sqlite_url: str, tmp_path: Path
 ) -> Iterator[Site]:
-    if request.param == "google":
-        with google_site(monkeypatch, sqlite_url) as google:
-            yield google
-    else:
-        with entra_site(monkeypatch, sqlite_url, tmp_path / "ca") as entra:
-            yield entra
+    with vendor_site(request.param, monkeypatch, sqlite_url, tmp_path / "ca") as site:
+        yield site
 
 
 def test_sign_in_through_the_provider_opens_the_page(browser: Any, site: Site) -> None:
