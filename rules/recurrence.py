@@ -94,6 +94,8 @@ def _until(raw: str, tz: tzinfo | None) -> datetime | None:
     value = parse_value(raw, tz)
     if value is None:
         return None
+    if value.year > _YEARS[-1]:  # "forever" written as year 9999 overflows east of UTC
+        value = value.replace(year=_YEARS[-1], month=12, day=31)
     if tz is None:
         return datetime.combine(value if not isinstance(value, datetime) else value.date(), time())
     if not isinstance(value, datetime):
@@ -101,8 +103,32 @@ def _until(raw: str, tz: tzinfo | None) -> datetime | None:
     return value
 
 
+# A 1:1 repeats daily at most; anything finer, or a rule that never advances, is hostile or broken.
+_FREQUENCIES = frozenset({"DAILY", "WEEKLY", "MONTHLY", "YEARLY"})
+MAX_INTERVAL = 520
+MAX_COUNT = 5000
+_YEARS = range(1900, 2201)
+
+
+def rule_problem(value: str, dtstart: datetime) -> str | None:
+    """Why a recurrence rule cannot be a 1:1 series (INTERVAL=0 hangs dateutil; year 9999 overflows)."""
+    if _part(value, "FREQ") not in _FREQUENCIES:
+        return f"FREQ={_part(value, 'FREQ')} is not a 1:1 cadence"
+    interval = _part(value, "INTERVAL")
+    if interval is not None and not (interval.isdigit() and 1 <= int(interval) <= MAX_INTERVAL):
+        return f"INTERVAL={interval} is outside 1..{MAX_INTERVAL}"
+    count = _part(value, "COUNT")
+    if count is not None and not (count.isdigit() and 1 <= int(count) <= MAX_COUNT):
+        return f"COUNT={count} is outside 1..{MAX_COUNT}"
+    if dtstart.year not in _YEARS:
+        return f"the series starts in year {dtstart.year}"
+    return None
+
+
 def _rule(line: ContentLine, dtstart: datetime, tz: tzinfo | None) -> rrule | None:
     body, raw_until = _split_until(line.value)
+    if rule_problem(line.value, dtstart) is not None:
+        return None
     try:
         parsed = rrulestr(body, dtstart=dtstart)
         if not isinstance(parsed, rrule):
@@ -219,7 +245,7 @@ def _simple_weekly(lines: Sequence[str], dtstart: datetime, tz: tzinfo) -> _Week
         if content.name != "RRULE" or rule is not None:
             return None  # RDATE, EXRULE or a second rule: the general path
         rule = content
-    if rule is None:
+    if rule is None or rule_problem(rule.value, dtstart) is not None:
         return None
     parts: dict[str, str] = {}
     for part in rule.value.split(";"):
@@ -271,7 +297,18 @@ def _expand_weekly(
 
 
 def expand(master: CalendarEvent, start: datetime, end: datetime) -> Expansion:
-    """The slots of a timed master with original start in [start, end)."""
+    """The slots of a timed master with original start in [start, end).
+
+    A series whose dates overflow (a start in year 9999 east of UTC) has no slots: one hostile event
+    must never abort the judging of everyone else's 1:1s.
+    """
+    try:
+        return _expand(master, start, end)
+    except (OverflowError, ValueError):
+        return Expansion((), frozenset(), None, None)
+
+
+def _expand(master: CalendarEvent, start: datetime, end: datetime) -> Expansion:
     first = _first_slot(master)
     if first is None:
         return Expansion((), frozenset(), None, None)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from providers.base import ChangePage, CursorExpired, Provider, ProviderError
 from rules.model import EventKind, EventStatus
+from rules.recurrence import rule_problem
 from sync.crash import CrashPlan
 from sync.leases import CALENDARS, THIS_CALENDAR, Claim, acquire, calendar_row, release
 from sync.store.db import Database
@@ -356,7 +357,17 @@ def stale_calendars(session: Session, now: datetime, poll_interval: timedelta) -
 
 
 def series_last_start(first: datetime | None, zone: str | None, recurrence: tuple[str, ...]) -> datetime | None:
-    """An upper bound on a series' last slot, or None when it never ends (for the sweep only)."""
+    """An upper bound on a series' last slot, or None when it never ends (for the sweep only).
+
+    A rule that cannot be read counts as never ending: keeping a row is safe, dropping one is not.
+    """
+    try:
+        return _series_last_start(first, zone, recurrence)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _series_last_start(first: datetime | None, zone: str | None, recurrence: tuple[str, ...]) -> datetime | None:
     rules = [line for line in recurrence if line.upper().startswith("RRULE")]
     if first is None or not rules:
         return first
@@ -371,6 +382,8 @@ def series_last_start(first: datetime | None, zone: str | None, recurrence: tupl
                 else datetime.combine(datetime.strptime(raw, "%Y%m%d").date(), time.max, UTC)
             )
         elif "COUNT" in parts:
+            if rule_problem(line.split(":", 1)[-1], first) is not None:
+                return None  # a hostile COUNT/INTERVAL would expand for ever: treat as open-ended
             tz = ZoneInfo(zone) if zone else UTC
             local = first.astimezone(tz).replace(tzinfo=None)
             slots = list(rrulestr(line.split(":", 1)[-1], dtstart=local))
