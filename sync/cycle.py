@@ -19,8 +19,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from providers.base import AgendaWriter, Provider
-from rules.engine import Evaluation, evaluate, judge_histories, pair_histories
+from rules.engine import Evaluation, build_histories, evaluate, judge_histories
 from rules.model import EvaluationContext, Pause
+from rules.screen import BadData
 from sync.agenda.step import prepare as prepare_agenda
 from sync.agenda.step import write_links, write_markdown
 from sync.agenda.writeback import WritebackReport
@@ -33,11 +34,20 @@ from sync.findings import FindingStats, record_findings
 from sync.heap import collector_paused
 from sync.leases import Claim, acquire_many, release
 from sync.metrics import Metrics
-from sync.notify.alerts import enqueue_admin_alerts
+from sync.notify.alerts import enqueue_admin_alerts, enqueue_bad_data_alerts
 from sync.notify.outbox import DeliveryStats, deliver_pending, enqueue_warnings
 from sync.store.db import Database, pid_alive, release_dead_local_workers, serialize
 from sync.store.events import load_events
-from sync.store.models import AgendaWriteRow, CalendarRow, DirectoryStateRow, EventRow, OutboxRow, PairSeenRow, PauseRow
+from sync.store.models import (
+    AgendaWriteRow,
+    CalendarRow,
+    DirectoryStateRow,
+    EventRow,
+    FindingRow,
+    OutboxRow,
+    PairSeenRow,
+    PauseRow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +88,7 @@ class CycleReport:
     alerts: int = 0
     evaluated: str = "all"  # which pairs the rules judged: "all", or "<n> people" whose calendars changed
     escalations: int = 0  # skip-level copies queued (escalation.enabled)
+    bad_data: tuple[BadData, ...] = ()  # events the rules refused, pairs left unjudged by them (named to admins)
 
     @property
     def failed_calendars(self) -> list[CalendarResult]:
@@ -291,10 +302,22 @@ def run_cycle(
         report.evaluated = "all" if scope is None else f"{len(scope)} people"
         with collector_paused():
             events = load_events(session, None if scope is None else _partners(session, scope) | scope)
-            histories = pair_histories(events, context)
+            built = build_histories(events, context)
+            histories, bad_data = built.histories, built.bad_data
             if scope is not None:  # only pairs with a changed calendar: their partners' copies were loaded too
                 histories = [h for h in histories if set(h.pair.key) & scope]
-            evaluation = judge_histories(histories, context)
+                bad_data = tuple(b for b in bad_data if (set(b.pair) if b.pair else {b.calendar}) & scope)
+            evaluation = judge_histories(histories, context, bad_data=bad_data)
+        report.bad_data = evaluation.bad_data
+        for bad in evaluation.bad_data:
+            log.warning("calendar data not used: %s", bad.describe())
+        report.alerts += enqueue_bad_data_alerts(
+            session,
+            evaluation.bad_data,
+            admin=settings.notify.admin_email,
+            sender_domain=settings.smtp.from_address.rpartition("@")[2],
+            now=now,
+        )
         remember_pairs(session, context, evaluation)
         # The agenda: pages, nudges (queued in this transaction) and `agenda-not-prepared` findings.
         agenda = prepare_agenda(session, settings, context, events, now, histories=histories)
@@ -302,7 +325,9 @@ def run_cycle(
         report.findings = record_findings(
             session, findings, evaluation.judged_pairs | agenda.judged_pairs, now, judged_since=evaluation.judged_since
         )
-        report.open_findings = len(findings)
+        session.flush()
+        # Every open finding in the store: a cycle that judged only what changed still tells the whole truth.
+        report.open_findings = session.scalar(select(func.count(FindingRow.id)).where(FindingRow.status == "open")) or 0
         report.nudges = agenda.nudges
         report.queued = enqueue_warnings(
             session,
@@ -331,6 +356,9 @@ def run_cycle(
         runtime.metrics.emails.labels("failed").inc(report.delivery.failed)
         runtime.metrics.emails.labels("deferred").inc(report.delivery.deferred)
         runtime.metrics.cycles.inc()
+        unjudged = sum(1 for bad in report.bad_data if bad.pair is not None)
+        runtime.metrics.unusable.labels("unjudged_pair").set(unjudged)
+        runtime.metrics.unusable.labels("refused_event").set(len(report.bad_data) - unjudged)
     log.info(
         "cycle: %d calendars (%d failed), %d findings open (+%d, %d resolved), %d emails queued, %d sent",
         len(report.calendars),

@@ -151,6 +151,11 @@ class Daemon:
             reasons.append("stopping")
         return (not reasons, reasons)
 
+    def warnings(self) -> list[str]:
+        """What needs an admin but leaves the daemon serving: calendar data the last cycle could not use."""
+        report = self.state.last_report
+        return [f"calendar data not used: {bad.describe()}" for bad in (report.bad_data if report else ())]
+
     def run(self) -> int:
         poll = self.runtime.settings.poll_interval_seconds
         scheduler = schedule.Scheduler()

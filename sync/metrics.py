@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -70,6 +70,12 @@ class Metrics:
         self.cycles = Counter("oneonone_cycles", "Completed cycles", registry=self.registry)
         self.skipped_items = Counter(
             "oneonone_malformed_items", "Malformed provider items skipped", ["provider"], registry=self.registry
+        )
+        self.unusable = Gauge(
+            "oneonone_unusable_calendar_data",
+            "In the last cycle: events the rules refused, and pairs left unjudged by their data",
+            ["kind"],
+            registry=self.registry,
         )
         self.registry.register(_StoreCollector(db, clock))
 

@@ -20,7 +20,8 @@ def ops_blueprint(daemon: Daemon, metrics: Metrics) -> Blueprint:
     @blueprint.get("/readyz")
     def readyz() -> tuple[Response, int]:
         ready, reasons = daemon.ready()
-        return jsonify({"ready": ready, "reasons": reasons, "cycles": daemon.state.cycles}), (200 if ready else 503)
+        body = {"ready": ready, "reasons": reasons, "warnings": daemon.warnings(), "cycles": daemon.state.cycles}
+        return jsonify(body), (200 if ready else 503)
 
     @blueprint.get("/metrics")
     def metrics_endpoint() -> Response:

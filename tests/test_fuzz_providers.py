@@ -107,6 +107,14 @@ WORDS = [
     "RRULE:FREQ=DAILY;COUNT=0",
     "RRULE:FREQ=YEARLY;BYMONTH=13",
     "RRULE:",
+    # Hostile rules: each once hung or aborted the whole evaluation (issue 21).
+    "RRULE:FREQ=WEEKLY;INTERVAL=0",
+    "RRULE:FREQ=WEEKLY;INTERVAL=-1",
+    "RRULE:FREQ=SECONDLY",
+    "RRULE:FREQ=MINUTELY;INTERVAL=1",
+    "RRULE:FREQ=DAILY;COUNT=999999999999",
+    "RRULE:FREQ=WEEKLY;INTERVAL=99999999999",
+    "RRULE:FREQ=WEEKLY;UNTIL=99991231T235959Z",
     "EXDATE:20250317T090000Z",
     "EXDATE;VALUE=DATE:20250317",
     "RDATE:99991231T235959Z",
@@ -195,20 +203,44 @@ def assert_well_formed(event: CalendarEvent) -> None:
         assert isinstance(attendee.response, Response) and _aware(attendee.responded_at)
 
 
+# A healthy pair beside whatever was fuzzed: its findings must never change (one pair's data costs one pair).
+BYSTANDER = (
+    CalendarEvent(
+        provider="google",
+        calendar="olga@acme.test",
+        event_id="bystander-series",
+        kind=EventKind.MASTER,
+        start=datetime(2025, 1, 6, 9, tzinfo=UTC),
+        end=datetime(2025, 1, 6, 9, 30, tzinfo=UTC),
+        time_zone="Europe/Berlin",
+        recurrence=("RRULE:FREQ=WEEKLY;UNTIL=20250210T000000Z",),  # ended a month ago: a gap to report
+        summary="1:1 Olga / Tom",
+        organizer="olga@acme.test",
+        attendees=(Attendee("olga@acme.test", Response.ACCEPTED), Attendee("tom@acme.test", Response.ACCEPTED)),
+    ),
+)
+
+
 def judge(events: list[CalendarEvent]) -> None:
-    """The rules over whatever the mappings produced: with and without a directory."""
+    """The rules over whatever the mappings produced, with and without a directory: nothing escapes, and
+    the healthy pair beside it is judged exactly as alone."""
     for directory in (
         Directory(),
-        Directory(pairs=(Pair("maria@acme.test", "rui@acme.test"),), domains=("acme.test",)),
+        Directory(
+            pairs=(Pair("maria@acme.test", "rui@acme.test"), Pair("olga@acme.test", "tom@acme.test")),
+            domains=("acme.test",),
+        ),
     ):
         context = EvaluationContext(
             now=NOW,
             directory=directory,
-            watched_calendars=frozenset({CALENDAR, "rui@acme.test"}),
+            watched_calendars=frozenset({CALENDAR, "rui@acme.test", "olga@acme.test"}),
             time_zones={CALENDAR: "Europe/Berlin"},
             default_time_zone="Europe/Berlin",
         )
-        evaluate(events, context)
+        alone = [f for f in evaluate(BYSTANDER, context).findings]
+        beside = evaluate([*events, *BYSTANDER], context)
+        assert alone and [f for f in beside.findings if f.manager == "olga@acme.test"] == alone
 
 
 def mapped_or_malformed(build: Callable[[], Any], malformed: type[Exception]) -> Any | None:

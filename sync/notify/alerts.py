@@ -1,12 +1,14 @@
-"""Admin alerts: a calendar oneonone cannot read is reported to `notify.admin_email`, at most daily.
+"""Admin alerts: a calendar oneonone cannot read, or an event it cannot use, is reported to
+`notify.admin_email`, at most daily each.
 
 A revoked delegation or a removed app consent does not fix itself; the managers whose calendar it
 is silently lose their warnings until someone acts, so an admin is told — once a day, not once a
-poll.
+poll. The same holds for an event whose dates or repeat rule the rules refuse.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from html import escape
@@ -14,6 +16,7 @@ from html import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from rules.screen import BadData
 from sync.calendars import CalendarResult
 from sync.notify.render import message_id_for, one_line
 from sync.store.models import AlertRow, OutboxRow
@@ -25,6 +28,34 @@ ADVICE = {
     "google": "Check the service account's domain-wide delegation (scope calendar.events) and that the user exists.",
     "outlook": "Check the app's admin consent (Calendars.ReadWrite) and the ApplicationAccessPolicy for this mailbox.",
 }
+
+
+def _queue_once_a_day(
+    session: Session, key: str, *, admin: str, sender_domain: str, now: datetime, subject: str, text: str, html: str
+) -> bool:
+    """Queue one admin alert unless the same one went out in the last day; say whether it was queued."""
+    seen = session.scalar(select(AlertRow).where(AlertRow.key == key))
+    if seen is not None and seen.last_sent_at > now - EVERY:
+        return False
+    session.add(
+        OutboxRow(
+            kind="admin",
+            recipient=admin,
+            message_id=message_id_for(admin, [key, now.date().isoformat()], sender_domain),
+            subject=one_line(subject),
+            text_body=text,
+            html_body=html,
+            status="pending",
+            created_at=now,
+            attempts=0,
+            next_attempt_at=now,
+        )
+    )
+    if seen is None:
+        session.add(AlertRow(key=key, last_sent_at=now))
+    else:
+        seen.last_sent_at = now
+    return True
 
 
 def enqueue_admin_alerts(
@@ -41,13 +72,8 @@ def enqueue_admin_alerts(
     for result in results:
         if result.ok or result.error_kind not in ALERT_KINDS:
             continue
-        key = f"{result.error_kind}:{result.provider}:{result.calendar}"
-        seen = session.scalar(select(AlertRow).where(AlertRow.key == key))
-        if seen is not None and seen.last_sent_at > now - EVERY:
-            continue
         advice = ADVICE.get(result.provider, "Check the credentials configured for this provider.")
         error = result.error or result.error_kind or "unknown error"
-        subject = one_line(f"oneonone cannot read the calendar of {result.calendar} ({result.provider})")
         text = (
             f"oneonone could not sync {result.calendar} ({result.provider}): {error}\n\n"
             f"What to do: {advice}\nUntil then, this person's 1:1s are not checked. "
@@ -58,23 +84,47 @@ def enqueue_admin_alerts(
             f" {escape(error)}</p><p><b>What to do:</b> {escape(advice)}</p>"
             "<p>Until then, this person's 1:1s are not checked. You get this at most once a day per calendar.</p>"
         )
-        session.add(
-            OutboxRow(
-                kind="admin",
-                recipient=admin,
-                message_id=message_id_for(admin, [key, now.date().isoformat()], sender_domain),
-                subject=subject,
-                text_body=text,
-                html_body=html,
-                status="pending",
-                created_at=now,
-                attempts=0,
-                next_attempt_at=now,
-            )
+        queued += _queue_once_a_day(
+            session,
+            f"{result.error_kind}:{result.provider}:{result.calendar}",
+            admin=admin,
+            sender_domain=sender_domain,
+            now=now,
+            subject=f"oneonone cannot read the calendar of {result.calendar} ({result.provider})",
+            text=text,
+            html=html,
         )
-        if seen is None:
-            session.add(AlertRow(key=key, last_sent_at=now))
-        else:
-            seen.last_sent_at = now
-        queued += 1
+    return queued
+
+
+def enqueue_bad_data_alerts(
+    session: Session, bad_data: Sequence[BadData], *, admin: str | None, sender_domain: str, now: datetime
+) -> int:
+    """Each event the rules refused (and each pair left unjudged by it), told to the admin once a day."""
+    if not admin:
+        return 0
+    queued = 0
+    for bad in bad_data:
+        what = bad.describe()
+        consequence = (
+            "Until it is fixed, this pair's 1:1s are not checked; everyone else's are."
+            if bad.pair
+            else "oneonone ignores this event (a series counts as its first meeting only); everything else is checked."
+        )
+        advice = "Ask the calendar's owner to fix or delete the event."
+        text = f"oneonone cannot use an event: {what}.\n\n{consequence}\nWhat to do: {advice}\n"
+        html = (
+            f"<p>oneonone cannot use an event: {escape(what)}.</p><p>{escape(consequence)}</p>"
+            f"<p><b>What to do:</b> {escape(advice)}</p>"
+        )
+        queued += _queue_once_a_day(
+            session,
+            f"bad-data:{hashlib.sha256(bad.key.encode()).hexdigest()[:40]}",  # event ids are long and untrusted
+            admin=admin,
+            sender_domain=sender_domain,
+            now=now,
+            subject=f"oneonone cannot use an event on the calendar of {bad.calendar}",
+            text=text,
+            html=html,
+        )
     return queued
