@@ -9,15 +9,31 @@ writes the pages in one transaction and commits the cursor carried by the last p
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from rules.address import AddressError, parse_address
 from rules.model import CalendarEvent
 
+log = logging.getLogger(__name__)
+
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def mailbox(raw: object, where: str) -> str | None:
+    """A provider's address as one parsed `local@domain`, or None: a refused address is logged with
+    the event it came in (`where`) and then treated like an attendee without one, never stored."""
+    if raw is None or raw == "":
+        return None
+    try:
+        return parse_address(raw)
+    except AddressError as error:
+        log.warning("%s: address refused: %s", where, error)
+        return None
 
 
 def storable(value: Any) -> Any:

@@ -15,7 +15,7 @@ from typing import Any
 from providers.base import AuthError, ProviderError
 from providers.directory import DirectoryError, DirectoryPerson
 from providers.outlook_http import GraphClient
-from rules.model import normalize_email
+from rules.address import address_or_none
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +27,9 @@ MANAGER_FIELDS = "id,mail,userPrincipalName"
 
 def _address(item: dict[str, Any]) -> str | None:
     for key in ("mail", "userPrincipalName"):
-        value = item.get(key)
-        if isinstance(value, str) and "@" in value:
-            return normalize_email(value)
+        address = address_or_none(item.get(key))
+        if address is not None:
+            return address
     return None
 
 

@@ -28,7 +28,7 @@ from providers.base import AuthError, PermanentError, ProviderError
 from providers.directory import DirectoryError, DirectoryPerson
 from providers.google import execute_once
 from providers.retry import RetryPolicy, Sleeper, call_with_retries
-from rules.model import normalize_email
+from rules.address import address_or_none
 
 log = logging.getLogger(__name__)
 
@@ -53,24 +53,22 @@ def admin_credentials(key_file: Path, admin: str) -> Credentials:
 
 
 def map_user(item: Any) -> DirectoryPerson | None:
-    """One `User` resource; None for an entry without a primary address."""
-    if not isinstance(item, dict) or not isinstance(item.get("primaryEmail"), str):
+    """One `User` resource; None for an entry without a usable primary address."""
+    address = address_or_none(item.get("primaryEmail")) if isinstance(item, dict) else None
+    if address is None:
         return None
     raw_name = item.get("name")
     name: dict[str, Any] = raw_name if isinstance(raw_name, dict) else {}
     organizations = [o for o in item.get("organizations") or [] if isinstance(o, dict)]
     primary = [o for o in organizations if o.get("primary")] or organizations
     department = next((str(o["department"]) for o in primary if o.get("department")), None)
-    managers = [
-        str(r.get("value"))
-        for r in item.get("relations") or []
-        if isinstance(r, dict) and r.get("type") == "manager" and "@" in str(r.get("value") or "")
-    ]
+    relations = [r for r in item.get("relations") or [] if isinstance(r, dict) and r.get("type") == "manager"]
+    managers = [m for m in (address_or_none(r.get("value")) for r in relations) if m is not None]
     return DirectoryPerson(
-        address=normalize_email(item["primaryEmail"]),
+        address=address,
         name=str(name.get("fullName")) if name.get("fullName") else None,
         department=department,
-        manager=normalize_email(managers[0]) if managers else None,
+        manager=managers[0] if managers else None,
         active=not (item.get("suspended") or item.get("archived")),
         org_unit=str(item["orgUnitPath"]) if item.get("orgUnitPath") else None,
     )

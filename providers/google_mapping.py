@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from providers.base import storable
+from providers.base import mailbox, storable
 from rules.model import (
     Attendee,
     CalendarEvent,
@@ -21,7 +21,6 @@ from rules.model import (
     EventStatus,
     EventType,
     Response,
-    normalize_email,
 )
 
 AGENDA_PROPERTY = "oneonone"
@@ -118,11 +117,12 @@ def _attendees(item: dict[str, Any], event_id: str) -> tuple[Attendee, ...]:
         raise MalformedEvent(f"event {event_id}: attendees is not a list")
     people = []
     for entry in raw:
-        if not isinstance(entry, dict) or not isinstance(entry.get("email"), str):
-            continue  # an attendee without an address (a removed guest) tells us nothing
+        email = mailbox(entry.get("email"), f"event {event_id}: attendee") if isinstance(entry, dict) else None
+        if email is None:
+            continue  # an attendee without a usable address (a removed guest) tells us nothing
         people.append(
             Attendee(
-                email=normalize_email(entry["email"]),
+                email=email,
                 response=_RESPONSES.get(str(entry.get("responseStatus")), Response.NEEDS_ACTION),
                 is_resource=bool(entry.get("resource")),
                 is_organizer=bool(entry.get("organizer")),
@@ -217,7 +217,7 @@ def map_event(item: Any, calendar: str, calendar_zone: str | None) -> Mapped:
             recurrence=tuple(recurrence),
             summary=str(item.get("summary") or ""),
             description=str(item.get("description") or ""),
-            organizer=normalize_email(organizer) if isinstance(organizer, str) else None,
+            organizer=mailbox(organizer, f"event {event_id}: organizer"),
             attendees=_attendees(item, event_id),
             event_type=_TYPES.get(str(item.get("eventType", "default")), EventType.DEFAULT),
             updated=_parse_datetime(updated, f"event {event_id}: updated") if updated else None,

@@ -29,7 +29,7 @@ from typing import Any
 from icalendar import Calendar
 from icalendar.error import GloballyUniqueTZIDGuessed
 
-from providers.base import SkippedItem, storable
+from providers.base import SkippedItem, mailbox, storable
 from providers.ics_values import (
     BadValue,
     Moment,
@@ -236,10 +236,11 @@ def _plus(start: Moment, length: timedelta) -> Moment:
 
 
 def _people(component: Any, source: _Source) -> tuple[str | None, tuple[Attendee, ...]]:
-    organizer = _address(component.get("ORGANIZER"))
+    where = f"calendar {source.owner}: event {str(component.get('UID') or '')[:120]}"
+    organizer = _address(component.get("ORGANIZER"), f"{where}: organizer")
     attendees: list[Attendee] = []
     for prop in as_list(component.get("ATTENDEE")):
-        email = _address(prop)
+        email = _address(prop, f"{where}: attendee")
         if email is None:
             continue
         params = getattr(prop, "params", {})
@@ -256,16 +257,16 @@ def _people(component: Any, source: _Source) -> tuple[str | None, tuple[Attendee
     return organizer, tuple(attendees)
 
 
-def _address(prop: Any) -> str | None:
+def _address(prop: Any, where: str) -> str | None:
+    """The CAL-ADDRESS (a `mailto:` URI), else its EMAIL parameter (RFC 7986) when the URI is no mail
+    address (`urn:uuid:...`)."""
     if prop is None:
         return None
     text = str(prop).strip()
-    if text.lower().startswith("mailto:"):
-        text = text[7:]
     if "@" not in text:
         email = getattr(prop, "params", {}).get("EMAIL")
         text = str(email) if email else ""
-    return normalize_email(text) if "@" in text else None
+    return mailbox(text, where)
 
 
 def _status(component: Any) -> EventStatus:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tzlocal.windows_tz import win_tz
 
-from providers.base import storable
+from providers.base import mailbox, storable
 from providers.outlook_recurrence import MalformedEvent as MalformedEvent
 from providers.outlook_recurrence import recurrence_lines as recurrence_lines
 from providers.outlook_writeback import AGENDA_PROPERTY_ID  # our tag: the agenda writer's, read back here
@@ -30,7 +30,6 @@ from rules.model import (
     EventStatus,
     EventType,
     Response,
-    normalize_email,
 )
 
 PROVIDER = "outlook"
@@ -109,10 +108,9 @@ def parse_when(value: Any, event_id: str, field: str) -> tuple[datetime, datetim
         raise MalformedEvent(f"{where}.dateTime: out of range: {value['dateTime']!r}") from exc
 
 
-def _email(value: Any) -> str | None:
+def _email(value: Any, where: str) -> str | None:
     inner = value.get("emailAddress") if isinstance(value, dict) else None
-    address = inner.get("address") if isinstance(inner, dict) else None
-    return normalize_email(address) if isinstance(address, str) and "@" in address else None
+    return mailbox(inner.get("address") if isinstance(inner, dict) else None, where)
 
 
 def _response(value: Any) -> tuple[Response, bool, datetime | None]:
@@ -138,7 +136,7 @@ def attendees(item: Mapping[str, Any], owner: str, event_id: str) -> tuple[Atten
     own, own_is_organizer, own_at = _response(item.get("responseStatus"))
     people: list[Attendee] = []
     for entry in raw:
-        email = _email(entry)
+        email = _email(entry, f"event {event_id}: attendee")
         if email is None:
             continue  # a distribution list without an address tells us nothing
         response, is_organizer, at = _response(entry.get("status") if isinstance(entry, dict) else None)
@@ -173,7 +171,7 @@ def _common(item: Mapping[str, Any], calendar: str, event_id: str) -> dict[str, 
     return {
         "summary": str(item.get("subject") or ""),
         "description": str(body.get("content") or "") if isinstance(body, dict) else "",
-        "organizer": _email(item.get("organizer")),
+        "organizer": _email(item.get("organizer"), f"event {event_id}: organizer"),
         "attendees": attendees(item, calendar, event_id),
         "event_type": _SHOW_AS.get(show_as, EventType.DEFAULT),
         "updated": parse_instant(updated, f"event {event_id}: lastModifiedDateTime") if updated else None,

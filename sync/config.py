@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from rules.address import AddressError, address_or_none, domain_of, parse_address
 from rules.model import Directory, Pair, RuleSettings, normalize_email
 
 
@@ -73,10 +74,7 @@ class GoogleSettings(_Model):
     @field_validator("calendars")
     @classmethod
     def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for item in value:
-            if "@" not in item:
-                raise ValueError(f"{item!r} is not an email address")
-        return tuple(normalize_email(v) for v in value)
+        return tuple(_email(v) for v in value)
 
     @model_validator(mode="after")
     def _credentials(self) -> GoogleSettings:
@@ -103,10 +101,7 @@ class OutlookSettings(_Model):
     @field_validator("mailboxes")
     @classmethod
     def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for item in value:
-            if "@" not in item:
-                raise ValueError(f"{item!r} is not an email address")
-        return tuple(normalize_email(v) for v in value)
+        return tuple(_email(v) for v in value)
 
     @field_validator("authority", "graph_endpoint")
     @classmethod
@@ -132,9 +127,11 @@ class OutlookSettings(_Model):
 
 
 def _email(value: str) -> str:
-    if "@" not in value:
-        raise ValueError(f"{value!r} is not an email address")
-    return normalize_email(value)
+    """One address, parsed as every address oneonone takes in (`rules.address`)."""
+    try:
+        return parse_address(value)
+    except AddressError as error:
+        raise ValueError(f"{value!r} is not an email address: {error}") from None
 
 
 class IcsFeedSettings(_Model):
@@ -219,6 +216,16 @@ class SmtpSettings(_Model):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    @field_validator("from_address")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        return _email(value)
+
+    @property
+    def sender_domain(self) -> str:
+        """The domain our Message-IDs are minted in: the sender's own."""
+        return domain_of(self.from_address)
+
     def password(self) -> SecretStr | None:
         return _read_secret(self.password_env, self.password_file, "smtp.password")
 
@@ -236,13 +243,23 @@ class NotifySettings(_Model):
     @field_validator("opt_out")
     @classmethod
     def _lower(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(normalize_email(v) for v in value)
+        return tuple(_email(v) for v in value)
+
+    @field_validator("admin_email", "graph_sender")
+    @classmethod
+    def _mailbox(cls, value: str | None) -> str | None:
+        return _email(value) if value else None
 
 
 class PairEntry(_Model):
     manager: str
     report: str
     start: date | None = None
+
+    @field_validator("manager", "report")
+    @classmethod
+    def _person(cls, value: str) -> str:
+        return _email(value)
 
 
 class DirectoryScopeRule(_Model):
@@ -333,14 +350,14 @@ class RulesSettings(_Model):
     def _pair_patterns(cls, value: dict[str, str]) -> dict[str, str]:
         for key, pattern in value.items():
             manager, sep, report = key.partition(",")
-            if not sep or "@" not in manager or "@" not in report:
+            if not sep or address_or_none(manager) is None or address_or_none(report) is None:
                 raise ValueError(f"key {key!r} must be 'manager@example.com,report@example.com'")
             try:
                 re.compile(pattern)
             except re.error as exc:
                 raise ValueError(f"pattern for {key!r} is not a valid regular expression: {exc}") from None
         pairs = ((k.partition(",")[0], k.partition(",")[2], v) for k, v in value.items())
-        return {f"{normalize_email(manager)},{normalize_email(report)}": v for manager, report, v in pairs}
+        return {f"{_email(manager)},{_email(report)}": v for manager, report, v in pairs}
 
 
 class WebSettings(_Model):
@@ -566,7 +583,7 @@ class Settings(_Model):
     @model_validator(mode="after")
     def _graph_mail(self) -> Settings:
         if self.notify.via == "graph":
-            if not self.notify.graph_sender or "@" not in self.notify.graph_sender:
+            if not self.notify.graph_sender:
                 raise ValueError("notify.via is graph but notify.graph_sender (the sending mailbox) is not set")
             if not self.outlook.configured:
                 raise ValueError("notify.via is graph but outlook.tenant_id and outlook.client_id are not set")
@@ -659,7 +676,7 @@ def load_directory_csv(path: Path) -> list[PairEntry]:
             continue
         if number == 1 and cells[0].lower() == "manager":
             continue
-        if len(cells) < 2 or "@" not in cells[0] or "@" not in cells[1]:
+        if len(cells) < 2 or address_or_none(cells[0]) is None or address_or_none(cells[1]) is None:
             raise ConfigError(f"directory.file {path} line {number}: expected manager,report[,start_date]")
         try:
             start = date.fromisoformat(cells[2]) if len(cells) > 2 and cells[2] else None

@@ -294,7 +294,7 @@ def run_cycle(
             session,
             report.calendars,
             admin=settings.notify.admin_email,
-            sender_domain=settings.smtp.from_address.rpartition("@")[2],
+            sender_domain=settings.smtp.sender_domain,
             now=now,
         )
         context = evaluation_context(session, settings, now)
@@ -315,7 +315,7 @@ def run_cycle(
             session,
             evaluation.bad_data,
             admin=settings.notify.admin_email,
-            sender_domain=settings.smtp.from_address.rpartition("@")[2],
+            sender_domain=settings.smtp.sender_domain,
             now=now,
         )
         remember_pairs(session, context, evaluation)
@@ -332,7 +332,7 @@ def run_cycle(
         report.queued = enqueue_warnings(
             session,
             now,
-            sender_domain=settings.smtp.from_address.rpartition("@")[2],
+            sender_domain=settings.smtp.sender_domain,
             zones=context.time_zones,
             default_zone=settings.time_zone,
             observe=settings.notify.mode == "observe",

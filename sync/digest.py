@@ -182,7 +182,7 @@ def queue_digests(db: Database, settings: Settings, now: datetime) -> int:
     if not settings.digest.enabled:
         return 0
     opt_out = set(settings.digest.opt_out) | set(settings.notify.opt_out)
-    sender_domain = settings.smtp.from_address.rpartition("@")[2]
+    sender_domain = settings.smtp.sender_domain
     with db.session() as session:
         rows, histories = build_report(session, settings, now, weeks=settings.digest.weeks)
     zones = {h.pair.manager: h.time_zone for h in histories}

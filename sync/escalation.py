@@ -77,7 +77,7 @@ def enqueue_escalations(session: Session, settings: Settings, context: Evaluatio
     newest = select(EscalationRow.manager, func.max(EscalationRow.triggered_at)).group_by(EscalationRow.manager)
     last: dict[str, datetime] = {manager: at for manager, at in session.execute(newest)}
     opt_out = set(settings.notify.opt_out)
-    sender_domain = settings.smtp.from_address.rpartition("@")[2]
+    sender_domain = settings.smtp.sender_domain
     queued = 0
     for manager, rows in sorted(_counted(session, now, timedelta(days=config.window_days)).items()):
         after = last.get(manager)

@@ -38,6 +38,7 @@ from emulators.google import GoogleCalendarEmulator
 from emulators.graph import GraphEmulator
 from emulators.http import Fault, Reply, Request
 from emulators.smtp import MailSink
+from sync.agenda import auth
 from sync.agenda.mail import deliver_now, queue, signin_mail
 from sync.agenda.meetings import pair_history
 from sync.agenda.page import build_page
@@ -49,7 +50,15 @@ from sync.directory.refresh import refresh_job
 from sync.notify.smtp import SmtpMailer
 from sync.report import build_report
 from sync.runtime import build_runtime
-from sync.store.models import AgendaNudgeRow, AgendaWriteRow, DirectoryPersonRow, DirectoryStateRow, OutboxRow
+from sync.store.models import (
+    AgendaNudgeRow,
+    AgendaSessionRow,
+    AgendaWriteRow,
+    DirectoryPersonRow,
+    DirectoryStateRow,
+    OutboxRow,
+)
+from sync.web import agenda_deps, create_app
 
 FIRST = NOW - timedelta(weeks=4) + timedelta(hours=2)  # Mondays 10:00 UTC, four weeks of history
 ALL_PAIRS = {(BEA, MARIA), (BEA, PIA), (MARIA, RAJ), (MARIA, SAM), (PIA, TOM)}
@@ -203,6 +212,33 @@ def test_a_leaver_ends_their_pairs_and_is_never_emailed_again(
         with world.runtime.db.session() as session:
             assert session.get(OutboxRow, signin_id).status == "suppressed"  # type: ignore[union-attr]
         assert world.in_force() == ALL_PAIRS - {(BEA, PIA), (PIA, TOM)}
+
+
+@pytest.mark.parametrize("kind", ["google", "entra"])
+def test_a_leavers_session_ends_and_the_ended_pairs_page_closes_to_both_people(
+    kind: str, database_url: str, tmp_path: Path
+) -> None:
+    with MailSink() as sink, _world(kind, database_url, tmp_path, sink) as world:
+        weekly_one_on_one(world.google, FIRST, organizer=PIA, attendee=TOM, event_id="piatom0001", zone="UTC")
+        assert world.refresh().ok
+        world.cycle()
+        with world.runtime.db.session() as session:
+            page = f"/a/{pair_row(session, PIA, TOM).page_id}"  # type: ignore[union-attr]
+            cookies = {who: auth.open_session(session, who, world.now[0], 30) for who in (PIA, TOM)}
+        browsers = {}
+        for who, cookie in cookies.items():
+            browsers[who] = create_app(agenda_deps(world.runtime)).test_client()
+            browsers[who].set_cookie(auth.SESSION_COOKIE, cookie)
+            assert browsers[who].get(page).status_code == 200
+
+        world.leave(PIA)
+        assert world.refresh().ok
+        for who in (PIA, TOM):  # Pia left; Tom's pair with her ended with it
+            answer = browsers[who].get(page)
+            assert answer.status_code == 401 and "Talking points" not in answer.get_data(as_text=True)
+        with world.runtime.db.session() as session:
+            assert session.query(AgendaSessionRow).filter_by(email=PIA).count() == 0  # her session itself ended
+            assert session.query(AgendaSessionRow).filter_by(email=TOM).count() == 1  # his other pairs stay open
 
 
 def _send(world: DirectoryWorld) -> Callable[[OutboxRow], None]:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from providers.agenda_text import link_block
 from providers.base import AgendaLink
+from rules.address import address_or_none
 from rules.engine import pair_histories
 from sync.agenda.first_meeting import is_new_pair
 from sync.agenda.markdown_backend import file_for
@@ -90,10 +91,10 @@ def rotate_pages(runtime: Runtime, people: list[str], *, everything: bool, now: 
     with runtime.db.session() as session:
         if everything:
             chosen = list(session.scalars(select(AgendaPairRow)))
-        elif len(people) == 2 and all("@" in p for p in people):
+        elif len(people) == 2 and all(address_or_none(p) for p in people):
             manager, report = (canonical(p) for p in people)
             chosen = [p for p in session.scalars(select(AgendaPairRow)) if {p.manager, p.report} == {manager, report}]
-        elif len(people) == 1 and "@" in people[0]:
+        elif len(people) == 1 and address_or_none(people[0]):
             chosen = pairs_of(session, canonical(people[0]))
         elif len(people) == 1:
             chosen = list(session.scalars(select(AgendaPairRow).where(AgendaPairRow.page_id == people[0])))

@@ -18,11 +18,18 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from sync.agenda.mail import queue, signin_mail
-from sync.store.models import AgendaPairRow, AgendaSessionRow, AgendaSignInRow, OutboxRow
+from sync.store.models import (
+    AgendaPairRow,
+    AgendaSessionRow,
+    AgendaSignInRow,
+    DirectoryPairRow,
+    DirectoryPersonRow,
+    OutboxRow,
+)
 
 SESSION_COOKIE = "oo_session"
 PRE_COOKIE = "oo_pre"  # binds the CSRF token of the sign-in forms before there is a session
@@ -97,10 +104,22 @@ def peek_signin(session: Session, token: str, now: datetime) -> AgendaSignInRow 
 
 
 def consume_signin(session: Session, token: str, now: datetime) -> AgendaSignInRow | None:
-    row = peek_signin(session, token, now)
-    if row is not None:
-        row.used_at = now
-    return row
+    """Use the link once: a conditional UPDATE, so of many parallel POSTs exactly one wins on every
+    engine (PostgreSQL re-checks the condition on the row the winner committed)."""
+    hashed = token_hash(token)
+    used = session.execute(
+        update(AgendaSignInRow)
+        .where(
+            AgendaSignInRow.token_hash == hashed,
+            AgendaSignInRow.used_at.is_(None),
+            AgendaSignInRow.expires_at > now,
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if int(getattr(used, "rowcount", 0) or 0) != 1:
+        return None
+    return session.scalar(select(AgendaSignInRow).where(AgendaSignInRow.token_hash == hashed))
 
 
 def open_session(session: Session, email: str, now: datetime, days: int) -> str:
@@ -114,12 +133,32 @@ def open_session(session: Session, email: str, now: datetime, days: int) -> str:
 
 
 def session_email(session: Session, token: str | None, now: datetime) -> str | None:
+    """Who holds this session cookie; nobody once it expired or the directory says the person left
+    (checked on every request: their sessions are ended on the spot)."""
     if not token:
         return None
     row = session.scalar(select(AgendaSessionRow).where(AgendaSessionRow.token_hash == token_hash(token)))
     if row is None or row.expires_at <= now:
         return None
+    if has_left(session, row.email):
+        session.execute(delete(AgendaSessionRow).where(AgendaSessionRow.email == row.email))
+        return None
     return row.email
+
+
+def has_left(session: Session, email: str) -> bool:
+    person = DirectoryPersonRow
+    return session.scalar(select(person.id).where(person.address == email, person.active.is_(False))) is not None
+
+
+def pair_in_force(session: Session, pair: AgendaPairRow) -> bool:
+    """A page is open to its two people while their pair is in force: a pair the directory ended (a new
+    manager, a leaver, removed) closes its page; a pair no directory names (found by who organizes) stays."""
+    ended = select(DirectoryPairRow.ended_at).where(
+        DirectoryPairRow.manager == pair.manager, DirectoryPairRow.report == pair.report
+    )
+    rows = list(session.scalars(ended))
+    return not rows or any(at is None for at in rows)
 
 
 def close_session(session: Session, token: str | None) -> None:

@@ -27,6 +27,7 @@ import jwt
 import requests
 from pydantic import SecretStr
 
+from rules.address import address_or_none
 from sync.config import ConfigError, OidcSettings
 
 log = logging.getLogger(__name__)
@@ -237,9 +238,10 @@ class OidcClient:
             if str(claims.get("tid") or "").casefold() != tenant.casefold():
                 raise OidcRefused("the ID token is from another Entra ID tenant (tid)")
             address = claims.get("email") or claims.get("preferred_username")
-        if not isinstance(address, str) or "@" not in address or len(address) > 320:
+        parsed = address_or_none(address)
+        if parsed is None:
             raise OidcRefused("the ID token carries no email address")
-        return address
+        return parsed
 
     def _check_times(self, claims: dict[str, Any]) -> None:
         now = self.clock().timestamp()

@@ -16,12 +16,13 @@ from flask import Blueprint, abort, make_response, redirect, render_template, re
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
+from rules.address import address_or_none
 from sync.agenda import auth, oidc_routes
 from sync.agenda.first_meeting import MORE_QUESTIONS_URL, NOT_A_STATUS_UPDATE, QUESTIONS, STANDING_TOPICS
 from sync.agenda.meetings import ContextFor, pair_history, zone_of
 from sync.agenda.oidc import OidcClient
 from sync.agenda.page import anchor_for, build_page
-from sync.agenda.store import ItemError, add_item, delete_item, edit_item, items_of, pair_by_page, set_done
+from sync.agenda.store import ITEM_ERRORS, ItemError, add_item, delete_item, edit_item, items_of, pair_by_page, set_done
 from sync.agenda.views import template_helpers
 from sync.notify.render import display_name
 from sync.store.db import Database
@@ -120,9 +121,12 @@ def create_blueprint(deps: AgendaDeps) -> Blueprint:
         oidc_routes.register(bp, deps, deps.oidc, check_csrf=check_csrf, with_session=with_session)
 
     def member(session: Session, page_id: str) -> tuple[AgendaPairRow, str] | None:
+        """The page's pair and who reads it, checked against the directory on every request."""
         pair = pair_by_page(session, page_id)
         email = viewer(session)
         if pair is None or email is None or email not in (pair.manager, pair.report):
+            return None
+        if not auth.pair_in_force(session, pair):
             return None
         return pair, email
 
@@ -145,7 +149,7 @@ def create_blueprint(deps: AgendaDeps) -> Blueprint:
             viewer=email,
             zone=zone,
             csrf=form_csrf()[0],
-            error=request.args.get("error"),
+            error=ITEM_ERRORS.get(request.args.get("error", "")),
             questions=QUESTIONS,
             more_questions_url=MORE_QUESTIONS_URL,
             not_a_status_update=NOT_A_STATUS_UPDATE,
@@ -158,11 +162,11 @@ def create_blueprint(deps: AgendaDeps) -> Blueprint:
     def ask_for_link(page_id: str) -> Response:
         no_links()
         check_csrf()
-        address = request.form.get("email", "")[:320]
+        address = address_or_none(request.form.get("email", "")[:320])
         queued = None
         with deps.db.session() as session:
             pair = pair_by_page(session, page_id)
-            if pair is not None and "@" in address:
+            if pair is not None and address is not None:
                 queued = auth.request_signin(
                     session,
                     pair,
@@ -226,7 +230,7 @@ def create_blueprint(deps: AgendaDeps) -> Blueprint:
                 anchor = action(session, pair, email, now)
                 pair_id = pair.id
         except ItemError as exc:
-            return redirect(f"/a/{page_id}?error={_quote(str(exc))}", 303)
+            return redirect(f"/a/{page_id}?error={exc.code}", 303)
         if deps.on_change is not None:
             deps.on_change(pair_id)
         return redirect(f"/a/{page_id}#{anchor}", 303)
@@ -299,10 +303,4 @@ def _date(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise ItemError("The due date must be a date (YYYY-MM-DD).") from exc
-
-
-def _quote(text: str) -> str:
-    from urllib.parse import quote
-
-    return quote(text[:200])
+        raise ItemError("bad-date") from exc

@@ -69,7 +69,7 @@ def prepare(
         agenda_hours=agenda.agenda_nudge_hours,
         notes_hours=agenda.notes_nudge_hours,
         base_url=settings.web.base_url,
-        sender_domain=settings.smtp.from_address.rpartition("@")[2],
+        sender_domain=settings.smtp.sender_domain,
         default_zone=settings.time_zone,
         observe=settings.notify.mode == "observe",
         opt_out=frozenset(settings.notify.opt_out),

@@ -32,8 +32,23 @@ MAX_TEXT = 4000
 PAGE_ID_BYTES = 24  # 192 bits: comfortably above the 128 the link needs
 
 
+ITEM_ERRORS = {
+    "empty": "Write something first.",
+    "too-long": f"That is longer than {MAX_TEXT} characters.",
+    "unknown-kind": "That is not a kind of item the page knows.",
+    "gone": "That item does not exist (any more).",
+    "not-an-action": "Only action items can be done.",
+    "bad-date": "The due date must be a date (YYYY-MM-DD).",
+}
+
+
 class ItemError(ValueError):
-    """An edit the page refuses (unknown item, empty text, bad owner); the message is shown."""
+    """An edit the page refuses. It travels in the redirect as a `code` only: the page shows the code's
+    own words (`ITEM_ERRORS`), never text from the URL, which anyone can put in a link."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(ITEM_ERRORS[code])
+        self.code = code
 
 
 _PAGE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what token_urlsafe produces
@@ -140,9 +155,9 @@ def items_of(session: Session, pair_id: int) -> list[Item]:
 def _clean_text(text: str) -> str:
     cleaned = "".join(ch for ch in text.replace("\r\n", "\n") if ch == "\n" or ch.isprintable()).strip()
     if not cleaned:
-        raise ItemError("Write something first.")
+        raise ItemError("empty")
     if len(cleaned) > MAX_TEXT:
-        raise ItemError(f"That is longer than {MAX_TEXT} characters.")
+        raise ItemError("too-long")
     return cleaned
 
 
@@ -159,7 +174,7 @@ def add_item(
     due: date | None = None,
 ) -> Item:
     if kind not in KINDS:
-        raise ItemError(f"unknown kind {kind!r}")
+        raise ItemError("unknown-kind")
     row = AgendaItemRow(
         pair_id=pair_id,
         kind=kind,
@@ -181,7 +196,7 @@ def add_item(
 def _own_row(session: Session, pair_id: int, item_id: int) -> AgendaItemRow:
     row = session.get(AgendaItemRow, item_id)
     if row is None or row.pair_id != pair_id:
-        raise ItemError("That item does not exist (any more).")
+        raise ItemError("gone")
     return row
 
 
@@ -206,7 +221,7 @@ def edit_item(
 def set_done(session: Session, pair_id: int, item_id: int, done: bool, *, editor: str, now: datetime) -> None:
     row = _own_row(session, pair_id, item_id)
     if row.kind != "action":
-        raise ItemError("Only action items can be done.")
+        raise ItemError("not-an-action")
     row.done = done
     row.done_at, row.done_by = (now, editor) if done else (None, None)
     row.updated_by, row.updated_at = editor, now

@@ -18,6 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from providers.directory import DirectoryError, DirectoryPerson
+from rules.address import address_or_none
 from rules.model import Pair, normalize_email
 from sync.config import ConfigError, PairEntry, load_directory_csv
 
@@ -56,9 +57,9 @@ def _yaml_people(raw: Any, path: Path) -> dict[str, DirectoryPerson]:
     people = {}
     for address, facts in raw.items():
         facts = facts or {}
-        if "@" not in str(address) or not isinstance(facts, dict) or set(facts) - {"department", "active"}:
+        email = address_or_none(str(address))
+        if email is None or not isinstance(facts, dict) or set(facts) - {"department", "active"}:
             raise ConfigError(f"directory.file {path}: people entry {address!r} must be {{department, active}}")
-        email = normalize_email(str(address))
         department = facts.get("department")
         people[email] = DirectoryPerson(
             email, department=str(department) if department else None, active=facts.get("active", True) is not False

@@ -13,6 +13,7 @@ from typing import Any
 
 from providers.base import ProviderError
 from providers.outlook_http import GraphClient
+from rules.address import AddressError, parse_address
 from sync.notify.inline import images_from_json
 from sync.notify.outbox import DeliveryError
 from sync.store.models import OutboxRow
@@ -21,14 +22,15 @@ MESSAGE_ID_HEADER = "X-OneOnOne-Message-Id"
 
 
 def message_payload(row: OutboxRow) -> dict[str, Any]:
+    """The sendMail body; recipients are parsed addresses only (`AddressError` otherwise)."""
     message: dict[str, Any] = {
         "subject": row.subject,
         "body": {"contentType": "HTML", "content": row.html_body},
-        "toRecipients": [{"emailAddress": {"address": row.recipient}}],
+        "toRecipients": [{"emailAddress": {"address": parse_address(row.recipient)}}],
         "internetMessageHeaders": [{"name": MESSAGE_ID_HEADER, "value": row.message_id}],
     }
     if row.cc:
-        message["ccRecipients"] = [{"emailAddress": {"address": row.cc}}]
+        message["ccRecipients"] = [{"emailAddress": {"address": parse_address(row.cc)}}]
     images = images_from_json(row.inline_images)
     if images:  # `cid:` pictures: inline file attachments whose contentId the HTML names
         message["attachments"] = [
@@ -55,9 +57,11 @@ class GraphMailer:
     def send(self, row: OutboxRow) -> None:
         url = self.client.user_url(self.sender, "sendMail")
         try:
-            reply = self.client.call(
-                self.sender, "POST", url, json=message_payload(row), what="sendMail", idempotent=False
-            )
+            payload = message_payload(row)
+        except AddressError as exc:
+            raise DeliveryError(f"not a deliverable address: {exc}", permanent=True) from exc
+        try:
+            reply = self.client.call(self.sender, "POST", url, json=payload, what="sendMail", idempotent=False)
         except ProviderError as exc:
             raise DeliveryError(f"Graph sendMail from {self.sender} failed [{exc.kind}]: {exc.message}") from exc
         if reply.status != 202:

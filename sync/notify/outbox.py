@@ -31,7 +31,12 @@ CLAIM_SECONDS = 300
 
 
 class DeliveryError(Exception):
-    """The mail server refused or could not be reached; the row is retried later."""
+    """The mail server refused or could not be reached; the row is retried later, unless `permanent`
+    (an address no server can take): then it fails at once, never waits in the queue forever."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 @dataclass
@@ -140,7 +145,11 @@ def deliver_pending(
         try:
             send(row)
         except DeliveryError as exc:
-            _record_failure(db, row, now, str(exc), max_attempts, rng, stats)
+            _record_failure(db, row, now, str(exc), 1 if exc.permanent else max_attempts, rng, stats)
+            continue
+        except Exception as exc:  # a bug in one message never leaves it claimed and the others unsent
+            log.exception("email %s could not be built or sent", row.message_id)
+            _record_failure(db, row, now, f"{type(exc).__name__}: {exc}", max_attempts, rng, stats)
             continue
         if crash is not None:
             crash.hit("after_smtp")

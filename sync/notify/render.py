@@ -11,12 +11,14 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from rules.address import parse_address
 from sync.notify.inline import InlineImage
 from sync.store.models import FindingRow
 
@@ -117,12 +119,15 @@ def build_email(
     images: Sequence[InlineImage] = (),
     cc: str | None = None,
 ) -> EmailMessage:
-    """Text and HTML alternatives; `images` make the HTML a multipart/related with `cid:` parts."""
+    """Text and HTML alternatives; `images` make the HTML a multipart/related with `cid:` parts.
+
+    Address headers hold parsed addresses only (`rules.address`): an address that is not one plain
+    mailbox raises `AddressError`, never becomes a header of its own."""
     mail = EmailMessage()
-    mail["From"] = one_line(sender)
-    mail["To"] = one_line(recipient)
+    mail["From"] = Address(addr_spec=parse_address(sender))
+    mail["To"] = Address(addr_spec=parse_address(recipient))
     if cc:
-        mail["Cc"] = one_line(cc)
+        mail["Cc"] = Address(addr_spec=parse_address(cc))
     mail["Subject"] = one_line(subject)
     mail["Message-ID"] = one_line(message_id)
     mail["Date"] = format_datetime(date)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from pydantic import SecretStr
 
+from rules.address import AddressError
 from sync.notify.inline import images_from_json
 from sync.notify.outbox import DeliveryError
 from sync.notify.render import build_email
@@ -39,17 +40,20 @@ class SmtpMailer:
         return client
 
     def send(self, row: OutboxRow) -> None:
-        mail = build_email(
-            sender=self.sender,
-            recipient=row.recipient,
-            subject=row.subject,
-            text=row.text_body,
-            html=row.html_body,
-            message_id=row.message_id,
-            date=row.created_at or datetime.now(UTC),
-            images=images_from_json(row.inline_images),
-            cc=row.cc,
-        )
+        try:
+            mail = build_email(
+                sender=self.sender,
+                recipient=row.recipient,
+                subject=row.subject,
+                text=row.text_body,
+                html=row.html_body,
+                message_id=row.message_id,
+                date=row.created_at or datetime.now(UTC),
+                images=images_from_json(row.inline_images),
+                cc=row.cc,
+            )
+        except AddressError as exc:
+            raise DeliveryError(f"not a deliverable address: {exc}", permanent=True) from exc
         try:
             with self._connect() as client:
                 client.send_message(mail)

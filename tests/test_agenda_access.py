@@ -1,0 +1,94 @@
+"""A sign-in link opens one session however many browsers race for it, and pages show no text from the
+URL. (A leaver's session and an ended pair's page: tests/test_directory.py, with a real directory.)"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+
+import pytest
+from agenda_fixtures import FIRST, AgendaWorld, make_agenda_world
+from flask.testing import FlaskClient
+from google_fixtures import BOB, weekly_one_on_one
+from werkzeug.test import TestResponse
+
+from emulators.google import GoogleCalendarEmulator
+from emulators.smtp import MailSink
+from sync.agenda import auth
+from sync.store.models import AgendaSessionRow, OutboxRow
+from sync.web import agenda_deps, create_app
+
+CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
+
+
+@pytest.fixture
+def sink() -> Iterator[MailSink]:
+    with MailSink() as server:
+        yield server
+
+
+@pytest.fixture
+def world(google_emulator: GoogleCalendarEmulator, sink: MailSink, database_url: str) -> AgendaWorld:
+    world = make_agenda_world(google_emulator, sink, database_url)
+    weekly_one_on_one(world.emulator, FIRST, zone="UTC")
+    world.cycle()
+    return world
+
+
+def client_for(world: AgendaWorld) -> FlaskClient:
+    deps = agenda_deps(world.runtime)
+    deps.deliver = None
+    return create_app(deps).test_client()
+
+
+def csrf(response: TestResponse) -> str:
+    match = CSRF.search(response.get_data(as_text=True))
+    assert match, "the page has a form with a CSRF token"
+    return match.group(1)
+
+
+def signed_in(world: AgendaWorld, email: str) -> FlaskClient:
+    client = client_for(world)
+    with world.runtime.db.session() as session:
+        token = auth.open_session(session, email, world.now[0], 30)
+    client.set_cookie(auth.SESSION_COOKIE, token)
+    return client
+
+
+@pytest.mark.timeout(60)
+def test_eight_browsers_posting_one_sign_in_link_at_once_open_exactly_one_session(world: AgendaWorld) -> None:
+    page = f"/a/{world.page_id()}"
+    asker = client_for(world)
+    asker.post(f"{page}/signin", data={"email": BOB, "csrf": csrf(asker.get(page))})
+    with world.runtime.db.session() as session:
+        (mail,) = session.query(OutboxRow).filter_by(kind="agenda-signin").all()
+        link = re.search(r"/signin/[A-Za-z0-9_-]+", mail.text_body)
+    assert link
+    browsers = [client_for(world) for _ in range(8)]
+    tokens = [csrf(b.get(link.group(0))) for b in browsers]
+    start = threading.Barrier(len(browsers))
+    answers: list[int] = []
+
+    def post(browser: FlaskClient, token: str) -> None:
+        start.wait()
+        answers.append(browser.post(link.group(0), data={"csrf": token}).status_code)
+
+    threads = [threading.Thread(target=post, args=pair) for pair in zip(browsers, tokens, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == [303] + [400] * 7
+    with world.runtime.db.session() as session:
+        assert session.query(AgendaSessionRow).filter_by(email=BOB).count() == 1
+
+
+def test_a_message_in_the_url_is_never_shown_on_the_page(world: AgendaWorld) -> None:
+    page = f"/a/{world.page_id()}"
+    bob = signed_in(world, BOB)
+    phishing = "Your session expired: sign in again at https://evil.example/login"
+    text = bob.get(page, query_string={"error": phishing}).get_data(as_text=True)
+    assert "evil.example" not in text and "session expired" not in text
+    known = bob.get(page, query_string={"error": "too-long"}).get_data(as_text=True)
+    assert "That is longer than 4000 characters." in known  # a known code shows its own words
