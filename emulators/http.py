@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -45,6 +45,7 @@ class Reply:
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    trickle: float = 0.0  # seconds between the body's bytes: a server that answers, but ever so slowly
 
     @classmethod
     def json(cls, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Reply:
@@ -65,6 +66,7 @@ class Fault:
     method: str | None = None
     path: str | None = None  # regular expression searched in the decoded path
     delay: float = 0.0
+    trickle: float = 0.0  # send the (real or canned) answer's body one byte every `trickle` seconds
     hits: int = 0
 
     def matches(self, request: Request) -> bool:
@@ -168,8 +170,8 @@ class EmulatorServer:
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
-            if fault.reply is not None:
-                return fault.reply
+            reply = fault.reply if fault.reply is not None else self.handler(request)
+            return replace(reply, trickle=fault.trickle) if fault.trickle else reply
         return self.handler(request)
 
 
@@ -206,7 +208,13 @@ def _make_server(
             self.send_header("Content-Length", str(len(reply.body)))
             self.end_headers()
             if reply.body and self.command != "HEAD":
-                self.wfile.write(reply.body)
+                if not reply.trickle:
+                    self.wfile.write(reply.body)
+                    return
+                for byte in reply.body:  # until the client gives up and hangs up
+                    self.wfile.write(bytes((byte,)))
+                    self.wfile.flush()
+                    time.sleep(reply.trickle)
 
         do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _serve
 

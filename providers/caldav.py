@@ -37,6 +37,7 @@ from providers.base import (
     SkippedItem,
     TransientError,
 )
+from providers.deadline import bounded_session
 from providers.ics_mapping import MalformedCalendar, parse_calendar
 from providers.retry import RetryPolicy, Sleeper, call_with_retries
 from rules.model import CalendarEvent, normalize_email
@@ -106,6 +107,7 @@ class CalDavProvider:
             self._client = DAVClient(
                 url=self.url, username=self.username, password=self.password, timeout=int(self.timeout)
             )
+            bounded_session(self._client.session)  # the whole request, not each read, is bounded
         return self._client
 
     def collection(self, calendar: str) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from providers.base import AuthError, ProviderError
+from providers.deadline import ListingBounds
 from providers.directory import DirectoryError, DirectoryPerson
 from providers.outlook_http import GraphClient
 from rules.address import address_or_none
@@ -66,10 +67,12 @@ class EntraDirectoryReader:
             "$top": str(self.page_size),
         }
         found: list[DirectoryPerson] = []
+        bounds = ListingBounds(_LABEL)
         page = 0
         try:
             while url is not None:
-                page += 1
+                bounds.next_page(None if params is not None else url)
+                page = bounds.pages
                 reply = self.client.call(_LABEL, "GET", url, what=f"list users page {page}", params=params)
                 items = reply.body.get("value")
                 if not isinstance(items, list):

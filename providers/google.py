@@ -43,6 +43,7 @@ from providers.base import (
     SkippedItem,
     TransientError,
 )
+from providers.deadline import LISTING_SECONDS, MAX_PAGES, REQUEST_SECONDS, ListingBounds, bounded
 from providers.google_mapping import MalformedEvent, map_event, valid_zone
 from providers.retry import RetryPolicy, Sleeper, call_with_retries
 from rules.model import CalendarEvent
@@ -98,6 +99,9 @@ class GoogleCalendarProvider:
     page_size: int = 2500
     history_days: int = 120
     timeout: float = 30.0
+    request_seconds: float = REQUEST_SECONDS  # a whole request: `timeout` bounds each socket read only
+    listing_seconds: float = LISTING_SECONDS
+    max_pages: int = MAX_PAGES
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     sleeper: Sleeper = time.sleep
     rng: random.Random = field(default_factory=random.Random)
@@ -145,7 +149,7 @@ class GoogleCalendarProvider:
         def attempt() -> dict[str, Any]:
             with self._lock:
                 self.requests_made += 1
-            return execute_once(request, calendar, what, http=connection)
+            return execute_once(request, calendar, what, http=connection, seconds=self.request_seconds)
 
         return call_with_retries(
             attempt, policy=self.retry, sleeper=self.sleeper, rng=self.rng, describe=f"{calendar}: {what}"
@@ -168,11 +172,18 @@ class GoogleCalendarProvider:
             params["syncToken"] = cursor
         events_api = self._events()
         request = events_api.list(**params)
-        page_number = 0
+        bounds = ListingBounds(calendar, max_pages=self.max_pages, seconds=self.listing_seconds)
+        token: str | None = None
         while request is not None:
-            page_number += 1
-            reply = self._execute(calendar, request, f"events.list page {page_number}", http)
+            bounds.next_page(token)
+            reply = self._execute(calendar, request, f"events.list page {bounds.pages}", http)
             zone = valid_zone(reply.get("timeZone"))
+            if zone is None and reply.get("timeZone") and bounds.pages == 1:
+                log.warning(
+                    "calendar %s: unknown time zone %r; its days are counted in the configured default zone",
+                    calendar,
+                    str(reply.get("timeZone"))[:80],
+                )
             events, deleted, skipped = _map_items(reply.get("items"), calendar, zone)
             next_token = reply.get("nextPageToken")
             sync_token = reply.get("nextSyncToken")
@@ -188,6 +199,7 @@ class GoogleCalendarProvider:
                 cursor=None if next_token else str(sync_token),
                 time_zone=zone,
             )
+            token = str(next_token) if next_token else None
             request = events_api.list_next(request, reply) if next_token else None
 
 
@@ -254,12 +266,27 @@ def classify_http_error(calendar: str, exc: HttpError) -> ProviderError:
     return PermanentError(calendar, text)
 
 
+def _connections(http: Any) -> list[Any]:
+    """The open connections of an httplib2 client (an `AuthorizedHttp` wraps one)."""
+    inner = getattr(http, "http", http)
+    return list(getattr(inner, "connections", {}).values())
+
+
 def execute_once(
-    request: Any, label: str, what: str, *, http: Any = None, refused: str = "Google refused the credentials"
+    request: Any,
+    label: str,
+    what: str,
+    *,
+    http: Any = None,
+    refused: str = "Google refused the credentials",
+    seconds: float = REQUEST_SECONDS,
 ) -> dict[str, Any]:
-    """One try of a googleapiclient request, its failures mapped to the shared error kinds (the caller retries)."""
+    """One try of a googleapiclient request, its failures mapped to the shared error kinds (the caller retries).
+    The whole request, body included, completes within `seconds` (httplib2's timeout bounds each read)."""
+    connection = http if http is not None else request.http
     try:
-        result = request.execute(http=http, num_retries=0) if http is not None else request.execute(num_retries=0)
+        with bounded(seconds, lambda: _connections(connection)):
+            result = request.execute(http=connection, num_retries=0)
     except HttpError as exc:
         raise classify_http_error(label, exc) from exc
     except RefreshError as exc:

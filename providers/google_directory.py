@@ -25,6 +25,7 @@ from googleapiclient.discovery import build_from_document
 from googleapiclient.discovery_cache import get_static_doc
 
 from providers.base import AuthError, PermanentError, ProviderError
+from providers.deadline import ListingBounds
 from providers.directory import DirectoryError, DirectoryPerson
 from providers.google import execute_once
 from providers.retry import RetryPolicy, Sleeper, call_with_retries
@@ -131,16 +132,19 @@ class GoogleDirectoryReader:
                 orderBy="email",
             )
             found: list[DirectoryPerson] = []
-            page = 0
+            bounds = ListingBounds(_LABEL)
+            token: str | None = None
             while request is not None:
-                page += 1
+                bounds.next_page(token)
+                page = bounds.pages
                 reply = self._execute(request, page)
                 items = reply.get("users") or []
                 if not isinstance(items, list):
                     raise DirectoryError(SOURCE, f"page {page} of users.list is malformed (users is not a list)")
                 found.extend(person for person in map(map_user, items) if person is not None)
+                token = str(reply["nextPageToken"]) if reply.get("nextPageToken") else None
                 request = users.list_next(request, reply)
         except ProviderError as exc:
             raise DirectoryError(SOURCE, _hint(exc, self.admin, self.customer)) from exc
-        log.info("google directory: %d users in %d pages", len(found), page)
+        log.info("google directory: %d users in %d pages", len(found), bounds.pages)
         return found

@@ -29,6 +29,7 @@ from urllib.parse import unquote, urlsplit
 import requests
 
 from providers.base import AuthError, ChangePage, PermanentError, ProviderError, RateLimited, TransientError
+from providers.deadline import bounded_session
 from providers.ics_mapping import MalformedCalendar, parse_calendar
 from providers.retry import RetryPolicy, Sleeper, call_with_retries
 from rules.model import CalendarEvent, EventKind, normalize_email
@@ -107,7 +108,7 @@ class IcsFeedProvider:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     sleeper: Sleeper = time.sleep
     rng: random.Random = field(default_factory=random.Random)
-    session: requests.Session = field(default_factory=requests.Session)
+    session: requests.Session = field(default_factory=lambda: bounded_session(requests.Session()))
     name: str = "ics"
     requests_made: int = 0
 

@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from providers.base import ChangePage, CursorExpired, ProviderError, SkippedItem, TransientError
+from providers.deadline import LISTING_SECONDS, MAX_PAGES, ListingBounds
 from providers.outlook_http import GraphClient, GraphResponse, error_code
 from providers.outlook_mapping import (
     MalformedEvent,
@@ -135,6 +136,8 @@ class OutlookProvider:
     horizon: timedelta = timedelta(weeks=8)
     rebase_days: float = 3.0
     name: str = "outlook"
+    listing_seconds: float = LISTING_SECONDS
+    max_pages: int = MAX_PAGES
 
     def calendars(self) -> Sequence[str]:
         return tuple(normalize_email(m) for m in self.watched)
@@ -195,9 +198,11 @@ class OutlookProvider:
         self, mailbox: str, url: str, params: dict[str, str] | None
     ) -> Iterator[tuple[list[Any], str | None]]:
         """Pages of one round: follow absolute nextLinks as given, stop at the deltaLink."""
-        number = 0
+        bounds = ListingBounds(mailbox, max_pages=self.max_pages, seconds=self.listing_seconds)
+        link: str | None = None
         while True:
-            number += 1
+            bounds.next_page(link)
+            number = bounds.pages
             reply = self.client.call(
                 mailbox,
                 "GET",
@@ -217,6 +222,7 @@ class OutlookProvider:
             if isinstance(next_link, str) and next_link:
                 yield rows, None
                 url, params = next_link, None  # absolute, with the window in its state: use as given
+                link = next_link
             elif isinstance(delta_link, str) and delta_link:
                 yield rows, delta_link
                 return

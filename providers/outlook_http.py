@@ -27,6 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from providers.base import AuthError, PermanentError, ProviderError, RateLimited, TransientError
+from providers.deadline import REQUEST_SECONDS, bounded_session
 from providers.retry import RetryPolicy, Sleeper, call_with_retries
 
 log = logging.getLogger(__name__)
@@ -50,12 +51,14 @@ _FORBIDDEN_HINT = (
 
 
 class VerifyingSession(requests.Session):
-    """A session that always passes our `verify=` and a timeout (msal's `http_client` too)."""
+    """A session that always passes our `verify=` and a timeout (msal's `http_client` too); each
+    request, body included, completes within `seconds` (`timeout` bounds each socket read)."""
 
-    def __init__(self, verify: str | bool, timeout: float) -> None:
+    def __init__(self, verify: str | bool, timeout: float, seconds: float = REQUEST_SECONDS) -> None:
         super().__init__()
         self._verify_with = verify
         self._timeout = timeout
+        bounded_session(self, seconds)
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs["verify"] = self._verify_with
@@ -90,6 +93,7 @@ class GraphClient:
     graph_endpoint: str = DEFAULT_GRAPH
     ca_bundle: str | None = None
     timeout: float = 30.0
+    request_seconds: float = REQUEST_SECONDS  # a whole request; `timeout` bounds each socket read
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     sleeper: Sleeper = time.sleep
     rng: random.Random = field(default_factory=random.Random)
@@ -99,7 +103,7 @@ class GraphClient:
     def __post_init__(self) -> None:
         self.graph_endpoint = self.graph_endpoint.rstrip("/")
         self.authority = self.authority.rstrip("/")
-        self.session = VerifyingSession(self.verify, self.timeout)
+        self.session = VerifyingSession(self.verify, self.timeout, self.request_seconds)
         self._app: msal.ConfidentialClientApplication | None = None
         self._lock = threading.RLock()
         self._slots: dict[str, threading.BoundedSemaphore] = {}
@@ -121,7 +125,7 @@ class GraphClient:
             authority=f"{self.authority}/{self.tenant_id}",
             # Instance discovery only knows Microsoft's own hosts (an emulator or proxy would fail it).
             instance_discovery=None if host in _MICROSOFT_LOGIN_HOSTS else False,
-            http_client=VerifyingSession(self.verify, self.timeout),
+            http_client=VerifyingSession(self.verify, self.timeout, self.request_seconds),
         )
 
     def forget_token(self) -> None:
