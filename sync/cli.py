@@ -31,7 +31,7 @@ from sync.orgpage import org_blueprint, org_deps
 from sync.push import ensure_push, push_blueprint, push_secret
 from sync.report_cli import add_command as add_report_command
 from sync.runtime import build_runtime
-from sync.store.db import PUSH_LOCK, Database, only_one_replica
+from sync.store.db import PUSH_LOCK, Database, only_one_replica, printable_url
 from sync.store.models import PauseRow
 from sync.web import serve as serve_web
 
@@ -63,7 +63,7 @@ def cmd_check_config(args: argparse.Namespace, console: Console) -> int:
     settings.agenda.oidc.client_secret()  # likewise for OIDC sign-in
     settings.directory_model()  # the directory file parses
     console.print(f"[green]ok[/green]: {_config_path(args)}")
-    console.print(f"  database: {settings.resolved_database_url().split('@')[-1]}")
+    console.print(f"  database: {printable_url(settings.resolved_database_url())}")
     console.print(f"  google calendars: {len(settings.google.calendars)}")
     source = settings.directory.resolved_source
     console.print(f"  directory: source {source}, {len(settings.directory_model().pairs)} pairs in the config")
@@ -101,17 +101,24 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     except AlreadyRunning as exc:
         sys.stderr.write(f"oneonone: {exc}\n")
         return 1
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        log.warning("running as root: run oneonone as its own unprivileged user (see deploy/oneonone.service)")
     runtime = build_runtime(settings, crash=CrashPlan.from_env(os.environ.get("ONEONONE_CRASH_AT")))
     daemon = Daemon(runtime, on_cycle=lambda report: print_cycle(report, console))
     daemon.install_signal_handlers()
     secret = push_secret(runtime)
     blueprints = [push_blueprint(runtime.db, secret, runtime.clock, daemon.wake)]
     if runtime.metrics is not None:
-        blueprints.append(ops_blueprint(daemon, runtime.metrics))
+        metrics_token = settings.web.metrics_token()
+        token = metrics_token.get_secret_value() if metrics_token is not None else None
+        blueprints.append(ops_blueprint(daemon, runtime.metrics, token))
     org = org_deps(settings, runtime.db, runtime.clock)
     if org is not None:  # /org: per-manager aggregates for whoever coaches managers
         blueprints.append(org_blueprint(org))
-    daemon.jobs.append((CHECK_SECONDS, digest_job(runtime)))  # queues each manager's weekly digest when due
+    # Queues each manager's weekly digest when due: checked at start too, so a daemon restarted more often
+    # than CHECK_SECONDS still sends it.
+    daemon.before_first_cycle.append(digest_job(runtime))
+    daemon.jobs.append((CHECK_SECONDS, digest_job(runtime)))
     # Who reports to whom: refreshed on start, then checked hourly (due every directory.refresh_hours).
     follow = lambda: follow_directory(runtime.db, runtime.providers)  # noqa: E731
     daemon.before_first_cycle.append(refresh_job(runtime.db, settings, runtime.clock, when_due=False, after=follow))

@@ -369,6 +369,13 @@ class WebSettings(_Model):
     public_url: str | None = None
     session_secret_env: str | None = None
     session_secret_file: Path | None = None  # unset: a secret is generated once and kept in the database
+    # /metrics: with a token (read from this environment variable) a scraper sends `Authorization: Bearer
+    # <token>`; without one, only local, unproxied requests are answered.
+    metrics_token_env: str | None = None
+    metrics_per_calendar: bool = False  # label sync lag and failures by calendar address (personal data)
+
+    def metrics_token(self) -> SecretStr | None:
+        return _read_secret(self.metrics_token_env, None, "web.metrics_token_env")
 
     @field_validator("bind")
     @classmethod

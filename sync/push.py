@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, abort, request
 from sqlalchemy import select, update
 
 from providers import google_push, outlook_push
@@ -175,14 +175,22 @@ def ensure_push(providers: Iterable[object], db: Database, public_url: str, secr
     return done
 
 
-def _subscription_mailbox(db: Database, subscription_id: str) -> str | None:
+# One POST may batch several notifications; more distinct subscriptions than this in one body is no
+# batch Graph sends for one daemon's mailboxes, only a way to make each POST cost many lookups.
+MAX_SUBSCRIPTIONS_PER_POST = 50
+
+
+def _subscription_mailboxes(db: Database, subscription_ids: set[str]) -> dict[str, str]:
+    """Our active subscriptions among `subscription_ids`, by id: one query however many there are."""
+    if not subscription_ids:
+        return {}
     with db.session() as session:
-        row = session.scalar(
+        rows = session.scalars(
             select(PushChannelRow).where(
-                PushChannelRow.provider == "outlook", PushChannelRow.channel_id == subscription_id
+                PushChannelRow.provider == "outlook", PushChannelRow.channel_id.in_(sorted(subscription_ids))
             )
         )
-        return row.calendar if row is not None and row.status == "active" else None
+        return {row.channel_id: row.calendar for row in rows if row.status == "active"}
 
 
 def _matches(given: str, expected: str) -> bool:
@@ -234,22 +242,27 @@ def push_blueprint(db: Database, secret: bytes, clock: Callable[[], datetime], w
             return None
         return Response(token, status=200, mimetype="text/plain")
 
-    def _notifications() -> list[dict[str, Any]] | None:
+    def _notifications() -> list[tuple[dict[str, Any], str | None]] | None:
+        """Each notification with the mailbox it is verified for (None: not ours, or a forged state).
+        The body is bounded before any lookup: at most `MAX_SUBSCRIPTIONS_PER_POST` distinct ids, one query."""
         payload = request.get_json(silent=True)
         if not isinstance(payload, dict) or not isinstance(payload.get("value"), list):
             return None
-        return [item for item in payload["value"] if isinstance(item, dict)]
-
-    def _verified_mailbox(item: dict[str, Any]) -> str | None:
-        subscription, state = item.get("subscriptionId"), item.get("clientState")
+        items = [item for item in payload["value"] if isinstance(item, dict)]
         # Our subscription ids are Graph's GUIDs: anything else (JSON may even carry NUL or a lone
         # surrogate, which a database refuses as a parameter) cannot be one of ours.
-        if not isinstance(subscription, str) or not _plain(subscription) or not isinstance(state, str):
-            return None
-        mailbox = _subscription_mailbox(db, subscription)
-        if mailbox is None:
-            return None
-        return mailbox if _matches(state, client_state(secret, mailbox)) else None
+        ids = {s for item in items if isinstance(s := item.get("subscriptionId"), str) and _plain(s) and len(s) <= 64}
+        if len(ids) > MAX_SUBSCRIPTIONS_PER_POST:
+            abort(413)
+        mailboxes = _subscription_mailboxes(db, ids)
+
+        def verified(item: dict[str, Any]) -> str | None:
+            mailbox, state = mailboxes.get(str(item.get("subscriptionId"))), item.get("clientState")
+            if mailbox is None or not isinstance(state, str):
+                return None
+            return mailbox if _matches(state, client_state(secret, mailbox)) else None
+
+        return [(item, verified(item)) for item in items]
 
     @blueprint.post("/webhooks/graph")
     def graph_notification() -> Response:
@@ -260,8 +273,7 @@ def push_blueprint(db: Database, secret: bytes, clock: Callable[[], datetime], w
         if items is None:
             return Response('expected {"value": [...]}\n', status=400, mimetype="text/plain")
         accepted = 0
-        for item in items:  # one POST may carry several notifications: check each
-            mailbox = _verified_mailbox(item)
+        for _, mailbox in items:  # one POST may carry several notifications: each is checked
             if mailbox is not None:
                 mark_wanted(db, "outlook", mailbox, clock())
                 accepted += 1
@@ -277,8 +289,7 @@ def push_blueprint(db: Database, secret: bytes, clock: Callable[[], datetime], w
         items = _notifications()
         if items is None:
             return Response('expected {"value": [...]}\n', status=400, mimetype="text/plain")
-        for item in items:
-            mailbox = _verified_mailbox(item)
+        for item, mailbox in items:
             if mailbox is None:
                 continue
             event = item.get("lifecycleEvent")

@@ -185,5 +185,5 @@ def build_runtime(
         concurrency=settings.concurrency,
         lease=timedelta(seconds=settings.lease_seconds),
         crash=crash or CrashPlan(),
-        metrics=Metrics(db, clock),
+        metrics=Metrics(db, clock, per_calendar=settings.web.metrics_per_calendar),
     )

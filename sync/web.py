@@ -82,7 +82,9 @@ def agenda_deps(runtime: Runtime, base_url: str | None = None) -> AgendaDeps:
 
     def deliver(outbox_id: int) -> None:
         if send is not None:
-            deliver_now(runtime.db, send, outbox_id, runtime.clock(), worker=f"{runtime.worker}:web")
+            sent = deliver_now(runtime.db, send, outbox_id, runtime.clock(), worker=f"{runtime.worker}:web")
+            if sent and runtime.metrics is not None:  # sign-in mails count like every other mail
+                runtime.metrics.emails.labels("sent").inc()
 
     directory = settings.directory_model()
     provider = Provider.from_settings(settings.agenda.oidc, base_url or settings.web.base_url)

@@ -76,6 +76,27 @@ def test_a_missing_secret_env_var_is_named_but_its_value_never_printed(
     assert "hunter2-secret" not in repr(load_settings(config).smtp.password())
 
 
+def test_check_config_masks_the_database_password_wherever_the_url_carries_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    url = "postgresql://oneonone:pw-in-userinfo@db.internal:5432/oneonone?password=pw-in-query&sslmode=require"
+    config.write_text(f"database_url: '{url}'\n", encoding="utf-8")
+    config.chmod(0o600)
+    assert main(["--config", str(config), "check-config"]) == 0
+    out = capsys.readouterr().out.replace("\n", "")  # the console wraps long lines
+    assert "pw-in-userinfo" not in out and "pw-in-query" not in out
+    assert "db.internal:5432/oneonone" in out and "sslmode=require" in out
+
+
+def test_a_new_sqlite_store_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    from sync.store.db import Database
+
+    path = tmp_path / "state" / "oneonone.db"
+    Database(f"sqlite:///{path}").migrate()
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
 def test_world_readable_config_is_warned_about(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("{}\n", encoding="utf-8")

@@ -11,12 +11,16 @@ from pathlib import Path
 
 import pytest
 from daemon_fixtures import start_daemon, write_config
+from flask import Flask
+from flask.testing import FlaskClient
 from google_fixtures import ALICE, make_provider, weekly_one_on_one
 
 from emulators.google import GoogleCalendarEmulator
 from emulators.smtp import MailSink
 from sync.config import parse_settings
 from sync.daemon import Daemon
+from sync.metrics import Metrics
+from sync.ops import ops_blueprint
 from sync.runtime import build_runtime
 from sync.store.models import CalendarRow
 
@@ -112,9 +116,38 @@ def test_one_failing_calendar_shows_in_metrics_but_the_daemon_stays_ready(
     assert 'oneonone_syncs_total{provider="google",result="ok"} 1.0' in text
     assert 'oneonone_syncs_total{provider="google",result="auth"} 1.0' in text
     assert 'oneonone_errors_total{kind="auth"} 1.0' in text
-    assert 'oneonone_calendar_consecutive_failures{calendar="carol@example.com",provider="google"} 1.0' in text
-    assert 'oneonone_sync_lag_seconds{calendar="alice@example.com",provider="google"} 0.0' in text
+    assert 'oneonone_calendar_consecutive_failures{provider="google"} 1.0' in text
+    assert 'oneonone_calendars_failing{provider="google"} 1.0' in text
+    assert 'oneonone_sync_lag_seconds{provider="google"} 0.0' in text
     assert "oneonone_api_requests_total" in text
+    assert "@" not in text  # no address, no personal data, unless the admin asks for calendar labels
+    per_calendar = Metrics(runtime.db, runtime.clock, per_calendar=True).render().decode()
+    assert 'oneonone_calendar_consecutive_failures{calendar="carol@example.com",provider="google"} 1.0' in per_calendar
+
+
+def test_metrics_answer_a_scraper_with_the_token_or_else_only_local_unproxied_requests(
+    google_emulator: GoogleCalendarEmulator, database_url: str
+) -> None:
+    settings = parse_settings({"database_url": database_url})
+    provider, _ = make_provider(google_emulator, calendars=(ALICE,))
+    runtime = build_runtime(settings, clock=lambda: NOW, providers=[provider], send=lambda row: None)
+    assert runtime.metrics is not None
+    daemon = Daemon(runtime)
+
+    def client(token: str | None) -> FlaskClient:
+        app = Flask("ops-test")
+        app.register_blueprint(ops_blueprint(daemon, runtime.metrics, token))  # type: ignore[arg-type]
+        return app.test_client()
+
+    with_token = client("s3cret-token")
+    assert with_token.get("/metrics").status_code == 401
+    assert with_token.get("/metrics", headers={"Authorization": "Bearer guess"}).status_code == 401
+    assert with_token.get("/metrics", headers={"Authorization": "Bearer s3cret-token"}).status_code == 200
+    local_only = client(None)
+    assert local_only.get("/metrics").status_code == 200  # a scraper on this host
+    assert local_only.get("/metrics", environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 403
+    assert local_only.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 403
+    assert local_only.get("/healthz", environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 200
 
 
 def test_a_push_hint_syncs_just_that_calendar_without_waiting_for_the_poll(

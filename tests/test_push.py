@@ -14,6 +14,7 @@ from google_fixtures import ALICE, BOB, instance_id, make_provider, weekly_one_o
 from outlook_fixtures import ALICE as OUTLOOK_ALICE
 from outlook_fixtures import make_provider as make_outlook_provider
 from outlook_fixtures import weekly_series
+from sqlalchemy import event
 from waitress.server import create_server
 
 from emulators.google import GoogleCalendarEmulator
@@ -21,7 +22,7 @@ from emulators.graph import GraphEmulator
 from sync.config import parse_settings
 from sync.cycle import Runtime
 from sync.daemon import Daemon
-from sync.push import channel_token, ensure_google_channels, ensure_push, push_blueprint
+from sync.push import channel_token, client_state, ensure_google_channels, ensure_push, push_blueprint
 from sync.runtime import build_runtime
 from sync.store.models import FindingRow, PushChannelRow
 
@@ -163,5 +164,30 @@ def test_a_graph_subscription_passes_the_handshake_and_its_notifications_wake_a_
         with runtime.db.session() as session:
             assert session.query(PushChannelRow).count() == 1
         assert graph_emulator.server.requests_matching("PATCH", r"/subscriptions/")
+        _a_stuffed_graph_body_is_refused_before_any_lookup(runtime, url, subscription_id)
     finally:
         server.close()
+
+
+def _a_stuffed_graph_body_is_refused_before_any_lookup(runtime: Runtime, url: str, subscription_id: str) -> None:
+    """A 56 KB body of 700 made-up subscriptions once cost 700 lookups: now it is refused unread, and a
+    real batch costs one lookup however many notifications it carries."""
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        statements.append(statement)
+
+    event.listen(runtime.db.engine, "before_cursor_execute", record)
+    try:
+        made_up = [{"subscriptionId": f"{n:08d}-0000-4000-8000-000000000000", "clientState": "x"} for n in range(700)]
+        stuffed = requests.post(f"{url}/webhooks/graph", json={"value": made_up}, timeout=5)
+        assert stuffed.status_code == 413 and statements == []
+        assert Daemon(runtime).wanted_calendars() == set()
+        statements.clear()
+        real = {"subscriptionId": subscription_id, "clientState": client_state(SECRET, OUTLOOK_ALICE)}
+        batch = requests.post(f"{url}/webhooks/graph", json={"value": [*made_up[:20], real]}, timeout=5)
+        assert batch.status_code == 202
+        assert len([s for s in statements if "push_channels" in s and s.lstrip().upper().startswith("SELECT")]) == 1
+        assert Daemon(runtime).wanted_calendars() == {OUTLOOK_ALICE}
+    finally:
+        event.remove(runtime.db.engine, "before_cursor_execute", record)

@@ -11,7 +11,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Engine, create_engine, event, make_url, select, text
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -25,9 +26,35 @@ def normalize_url(url: str) -> str:
     return url
 
 
+_SECRET_KEYS = ("password", "secret", "token", "key")
+
+
+def printable_url(url: str) -> str:
+    """The database URL for a terminal or a log: its password and any secret-looking query value masked."""
+    try:
+        parsed = make_url(normalize_url(url))
+    except ArgumentError:
+        return "(not a database URL)"
+    masked = {k: ("REDACTED" if any(s in k.lower() for s in _SECRET_KEYS) else v) for k, v in parsed.query.items()}
+    return parsed.set(query=masked).render_as_string(hide_password=True)
+
+
+def _private_sqlite_file(url: str) -> None:
+    """The store holds push and CSRF secrets: a new SQLite file is readable by its owner only (SQLite
+    gives its -wal and -shm files the same mode), whatever the umask outside systemd."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
+        _private_sqlite_file(url)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")
