@@ -46,9 +46,13 @@ class Claim:
 # Built once with bound parameters: these run twice per calendar per cycle, and an ORM statement
 # with literal values is re-compiled each time (it cost more than the quiet cycle's request).
 CALENDARS = cast(Table, CalendarRow.__table__)
+# A lease running out later than one taken now would is from a clock that has since moved back
+# (NTP stepping a skewed host by hours): it is free, or every calendar would stay "leased elsewhere"
+# until the clock caught up. A success "in the future" is as suspect: such a calendar is stale.
 _FREE = or_(
     CALENDARS.c.lease_until.is_(None),
     CALENDARS.c.lease_until < bindparam("now"),
+    CALENDARS.c.lease_until > bindparam("until"),
     CALENDARS.c.lease_owner == bindparam("w"),
 )
 THIS_CALENDAR = (CALENDARS.c.provider == bindparam("p"), CALENDARS.c.calendar == bindparam("c"))
@@ -66,6 +70,7 @@ _TAKE = (
 _STALE = or_(
     CALENDARS.c.last_success_at.is_(None),
     CALENDARS.c.last_success_at <= bindparam("fresh_before"),
+    CALENDARS.c.last_success_at > bindparam("now"),
     CALENDARS.c.wanted_at.is_not(None),
 )
 _TAKE_IF_STALE = (

@@ -111,6 +111,58 @@ def test_markdown_backend_writes_the_page_and_reads_ticked_and_new_action_items_
         assert len([i for i in items_of(session, pair.id) if i.kind == "action"]) == 2  # nothing imported twice
 
 
+def test_markdown_text_that_looks_like_a_task_or_an_item_id_stays_what_it_was_across_cycles(
+    google_emulator: GoogleCalendarEmulator, sink: MailSink, tmp_path: Path
+) -> None:
+    folder = tmp_path / "notes"
+    world = world_with_items(
+        google_emulator, sink, f"sqlite:///{tmp_path / 'db.sqlite'}", backend="markdown", markdown_dir=str(folder)
+    )
+    with world.runtime.db.session() as session:
+        pair = session.query(AgendaPairRow).one()
+        done = add_item(session, pair.id, "action", "Ship it", author=ALICE, now=NOW, occurrence=LAST, owner=BOB)
+        hostile = f"[x] Pay me <!-- item:{done.id} -->"
+        add_item(session, pair.id, "topic", hostile, author=BOB, now=NOW, occurrence=None)
+    for _ in range(3):  # each cycle re-judges the pair, re-reads the file and rewrites it
+        world.cycle()
+    with world.runtime.db.session() as session:
+        items = items_of(session, pair.id)
+    assert [(i.kind, i.text, i.done) for i in items if i.kind == "action"] == [("action", "Ship it", False)]
+    assert [i.text for i in items if i.kind == "topic"] == [hostile]
+
+
+def test_a_new_markdown_line_read_twice_before_the_rewrite_makes_one_item(
+    google_emulator: GoogleCalendarEmulator, sink: MailSink, tmp_path: Path
+) -> None:
+    from sync.agenda.markdown_backend import import_tasks
+
+    folder = tmp_path / "notes"
+    world = world_with_items(
+        google_emulator, sink, f"sqlite:///{tmp_path / 'db.sqlite'}", backend="markdown", markdown_dir=str(folder)
+    )
+    path = file_for(folder, ALICE, BOB)
+    path.write_text(path.read_text(encoding="utf-8") + "- [ ] Book the offsite\n", encoding="utf-8")
+    with world.runtime.db.session() as session:
+        pair = session.query(AgendaPairRow).one()
+        assert import_tasks(session, pair, path, NOW, LAST) == 1
+        assert import_tasks(session, pair, path, NOW, LAST) == 0  # e.g. a crash before the file was rewritten
+        assert [i.text for i in items_of(session, pair.id) if i.kind == "action"] == ["Book the offsite"]
+
+
+def test_two_pairs_whose_addresses_join_alike_never_share_a_markdown_file(tmp_path: Path) -> None:
+    one = file_for(tmp_path, "a@x.com__b", "c@y.com")
+    other = file_for(tmp_path, "a@x.com", "b__c@y.com")
+    assert one != other and one.parent == other.parent == tmp_path
+    assert file_for(tmp_path, "a!b@x.com", "c@y.com") != file_for(tmp_path, "a#b@x.com", "c@y.com")
+
+
+def test_a_markdown_file_under_the_old_name_is_moved_with_what_people_wrote(tmp_path: Path) -> None:
+    legacy = tmp_path / "alice@example.com__bob@example.com.md"
+    legacy.write_text("- [ ] kept\n", encoding="utf-8")
+    path = file_for(tmp_path, "alice@example.com", "bob@example.com")
+    assert path.read_text(encoding="utf-8") == "- [ ] kept\n" and not legacy.exists()
+
+
 def test_page_ids_are_long_random_and_rotation_kills_the_old_one(
     google_emulator: GoogleCalendarEmulator, sink: MailSink, sqlite_url: str
 ) -> None:

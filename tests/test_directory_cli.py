@@ -120,7 +120,8 @@ def test_yaml_file_source_with_departments_leavers_and_scope(
     ("name", "text", "problem"),
     [
         ("team.csv", f"{MARIA};{RAJ}\n", "line 1: expected manager,report"),
-        ("team.yaml", "pairs: [{manager: x}]\n", "pair 1: report: Field required"),
+        ("team.yaml", "pairs: [{manager: maria@acme.test}]\n", "pair 1: report: Field required"),
+        ("team.yaml", "pairs: [{manager: x, report: raj@acme.test}]\n", "pair 1: manager: Value error, 'x' is not"),
         ("team.yaml", "teams: []\n", "expected the keys pairs and people"),
     ],
 )

@@ -45,6 +45,23 @@ def test_a_calendar_leased_by_a_live_worker_is_left_alone(
     assert result.ok and result.error_kind is None and result.pages >= 1
 
 
+def test_after_the_clock_moves_back_hours_a_restarted_daemon_syncs_every_calendar_again(
+    google_emulator: GoogleCalendarEmulator, database_url: str
+) -> None:
+    """A host whose clock ran 6 h fast, then NTP stepped it back: the leases and the last success the old
+    process left look hours ahead. They are not taken as "leased elsewhere" or "just synced"."""
+    db = _db(database_url)
+    provider, _ = make_provider(google_emulator)
+    weekly_one_on_one(google_emulator, FIRST, zone="UTC")
+    ahead = NOW + timedelta(hours=6)
+    assert sync_calendar(db, provider, ALICE, ahead, worker="old-process").ok
+    assert acquire(db, "google", ALICE, "old-process", ahead, timedelta(minutes=10)) is not None
+    result = sync_calendar(db, provider, ALICE, NOW, worker="new-process", fresh_within=timedelta(minutes=5))
+    assert result.ok and result.error_kind is None and result.pages >= 1
+    with db.session() as session:
+        assert session.query(CalendarRow).filter_by(calendar=ALICE).one().last_success_at == NOW
+
+
 def test_a_stale_worker_cannot_commit_an_old_cursor(google_emulator: GoogleCalendarEmulator, database_url: str) -> None:
     db = _db(database_url)
     weekly_one_on_one(google_emulator, FIRST, zone="UTC")

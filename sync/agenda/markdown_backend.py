@@ -45,9 +45,33 @@ class Task:
     due: date | None = None
 
 
+def _file_part(address: str) -> str:
+    """Percent-encoded outside a safe set, so different addresses never share a name (injective)."""
+    return "".join(c if c in _SAFE else "".join(f"%{b:02X}" for b in c.encode()) for c in address)
+
+
+_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@._+-")
+
+
 def file_for(folder: Path, manager: str, report: str) -> Path:
-    safe = re.sub(r"[^A-Za-z0-9@._+-]", "_", f"{manager}__{report}")
-    return folder / f"{safe}.md"
+    """`manager,report.md`: the comma is encoded inside each part, so two pairs never share a file
+    (`a@x.com__b` + `c@y.com` and `a@x.com` + `b__c@y.com` once did). A file under the old name is
+    moved here the first time, keeping what people wrote in it."""
+    path = folder / f"{_file_part(manager)},{_file_part(report)}.md"
+    legacy = folder / (re.sub(r"[^A-Za-z0-9@._+-]", "_", f"{manager}__{report}") + ".md")
+    if legacy.exists() and not path.exists():
+        os.replace(legacy, path)
+    return path
+
+
+def _markdown_text(text: str) -> str:
+    """User text on one line, unable to pose as an action item (`[x] ` first) or an item id (`<!--`)."""
+    flat = " ".join(text.split()).replace("&", "&amp;").replace("<", "&lt;")
+    return "\\" + flat if flat.startswith("[") else flat
+
+
+def _read_text(text: str) -> str:
+    return text.removeprefix("\\").replace("&lt;", "<").replace("&amp;", "&")
 
 
 def parse_tasks(text: str) -> list[Task]:
@@ -69,7 +93,7 @@ def parse_tasks(text: str) -> list[Task]:
                     except ValueError:
                         due = None
         item_id = int(match.group("id")) if match.group("id") else None
-        text_ = body.strip()
+        text_ = _read_text(body.strip())
         if text_:
             tasks.append(Task(match.group("mark").lower() == "x", text_, item_id, owner, due))
     return tasks
@@ -79,12 +103,11 @@ def _task_line(item: Item, name: Callable[[str | None], str]) -> str:
     meta = [f"owner: {name(item.owner)}"]
     if item.due:
         meta.append(f"due {item.due.isoformat()}")
-    one_line = " ".join(item.text.split())
-    return f"- [{'x' if item.done else ' '}] {one_line} _({', '.join(meta)})_ <!-- item:{item.id} -->"
+    return f"- [{'x' if item.done else ' '}] {_markdown_text(item.text)} _({', '.join(meta)})_ <!-- item:{item.id} -->"
 
 
 def _bullets(items: tuple[Item, ...], name: Callable[[str | None], str]) -> list[str]:
-    return [f"- {' '.join(i.text.split())} _({name(i.author)})_" for i in items]
+    return [f"- {_markdown_text(i.text)} _({name(i.author)})_" for i in items]
 
 
 def _meeting(title: str, view: MeetingView, name: Callable[[str | None], str]) -> list[str]:
@@ -126,6 +149,9 @@ def import_tasks(session: Session, pair: AgendaPairRow, path: Path, now: datetim
     except FileNotFoundError:
         return 0
     known = {i.id: i for i in items_of(session, pair.id) if i.kind == "action"}
+    # A new line is keyed by its text: read again (a crash before the file was rewritten with the new
+    # item's id, a second replica), it finds the item it made the first time instead of making another.
+    made = {i.text: i for i in known.values() if i.author == MARKDOWN_AUTHOR}
     changed = 0
     owners = {_name(pair.manager): pair.manager, _name(pair.report): pair.report}
     for task in parse_tasks(text):
@@ -134,6 +160,8 @@ def import_tasks(session: Session, pair: AgendaPairRow, path: Path, now: datetim
             if item is not None and item.done != task.done:
                 set_done(session, pair.id, item.id, task.done, editor=MARKDOWN_AUTHOR, now=now)
                 changed += 1
+            continue
+        if task.text in made:
             continue
         owner = owners.get((task.owner or "").lower(), pair.report)
         item = add_item(
@@ -147,6 +175,7 @@ def import_tasks(session: Session, pair: AgendaPairRow, path: Path, now: datetim
             owner=owner,
             due=task.due,
         )
+        made[task.text] = item
         if task.done:
             set_done(session, pair.id, item.id, True, editor=MARKDOWN_AUTHOR, now=now)
         changed += 1

@@ -90,8 +90,6 @@ def load_directory_yaml(path: Path) -> DirectoryFile:
             problem = exc.errors()[0]
             where = ".".join(str(p) for p in problem["loc"]) or "entry"
             raise ConfigError(f"directory.file {path} pair {number}: {where}: {problem['msg']}") from None
-        if "@" not in entries[-1].manager or "@" not in entries[-1].report:
-            raise ConfigError(f"directory.file {path} pair {number}: manager and report must be email addresses")
     return DirectoryFile(entries, _yaml_people(raw_people, path))
 
 
