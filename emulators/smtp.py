@@ -34,6 +34,7 @@ class MailSink:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self._refuse = 0
+        self._drop = 0
         self._lock = threading.Condition()
         self._controller = _AnyPortController(self, hostname=host, port=port)
 
@@ -52,11 +53,20 @@ class MailSink:
                 name = f"{len(self.messages):04d}-{int(time.time())}.eml"
                 (self.directory / name).write_bytes(raw)
             self._lock.notify_all()
+            if self._drop > 0:  # kept the message, then hung up before saying so
+                self._drop -= 1
+                server.transport.close()
         return "250 Message accepted for delivery"
 
     def refuse_next(self, count: int) -> None:
         with self._lock:
             self._refuse = count
+
+    def drop_after_data(self, count: int) -> None:
+        """The next `count` messages are kept but the connection drops before the `250`: the sender
+        cannot know they arrived."""
+        with self._lock:
+            self._drop = count
 
     def start(self) -> tuple[str, int]:
         self._controller.start()

@@ -108,6 +108,8 @@ def _zones(calendars: list[Any], default_zone: str | None) -> Zones:
     years = [year for cal in calendars for e in cal.walk("VEVENT") if (year := _year(e)) is not None]
     resolver = ZoneResolver(vtimezones, hint=hint, reference_year=min(years) if years else datetime.now(UTC).year)
     calendar_zone = resolver.resolve(hint) if hint else None
+    if hint and calendar_zone is None:
+        log.warning("feed: unknown X-WR-TIMEZONE %r; its days are counted in the configured default zone", hint[:80])
     if calendar_zone is None and len(vtimezones) == 1:
         calendar_zone = resolver.resolve(next(iter(vtimezones)))
     default = default_zone if default_zone and valid_zone(default_zone) else "UTC"
@@ -238,35 +240,40 @@ def _plus(start: Moment, length: timedelta) -> Moment:
 def _people(component: Any, source: _Source) -> tuple[str | None, tuple[Attendee, ...]]:
     where = f"calendar {source.owner}: event {str(component.get('UID') or '')[:120]}"
     organizer = _address(component.get("ORGANIZER"), f"{where}: organizer")
-    attendees: list[Attendee] = []
+    attendees: dict[str, Attendee] = {}  # one person listed twice (two CAL-ADDRESSes, one EMAIL) is one person
     for prop in as_list(component.get("ATTENDEE")):
         email = _address(prop, f"{where}: attendee")
         if email is None:
             continue
         params = getattr(prop, "params", {})
-        attendees.append(
-            Attendee(
-                email=email,
-                response=_PARTSTAT.get(str(params.get("PARTSTAT", "")).upper(), Response.NEEDS_ACTION),
-                is_resource=str(params.get("CUTYPE", "")).upper() in ("RESOURCE", "ROOM"),
-                is_organizer=email == organizer,
-            )
+        attendee = Attendee(
+            email=email,
+            response=_PARTSTAT.get(str(params.get("PARTSTAT", "")).upper(), Response.NEEDS_ACTION),
+            is_resource=str(params.get("CUTYPE", "")).upper() in ("RESOURCE", "ROOM"),
+            is_organizer=email == organizer,
         )
+        known = attendees.get(email)
+        if known is None or (
+            known.response is Response.NEEDS_ACTION and attendee.response is not Response.NEEDS_ACTION
+        ):
+            attendees[email] = attendee
     if organizer is None and not attendees:
         organizer = source.owner  # a published feed: the owner's own calendar
-    return organizer, tuple(attendees)
+    return organizer, tuple(attendees.values())
 
 
 def _address(prop: Any, where: str) -> str | None:
-    """The CAL-ADDRESS (a `mailto:` URI), else its EMAIL parameter (RFC 7986) when the URI is no mail
-    address (`urn:uuid:...`)."""
+    """The person's address: the EMAIL parameter (RFC 7986) when there is one — iCloud writes an opaque
+    `…@imip.me.com` CAL-ADDRESS with the real address there, others a `urn:uuid:` — else the CAL-ADDRESS."""
     if prop is None:
         return None
+    email = getattr(prop, "params", {}).get("EMAIL")
+    if email:
+        parsed = mailbox(str(email), f"{where} (EMAIL)")
+        if parsed is not None:
+            return parsed
     text = str(prop).strip()
-    if "@" not in text:
-        email = getattr(prop, "params", {}).get("EMAIL")
-        text = str(email) if email else ""
-    return mailbox(text, where)
+    return mailbox(text, where) if "@" in text else None
 
 
 def _status(component: Any) -> EventStatus:

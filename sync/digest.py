@@ -34,10 +34,11 @@ from sync.config import WEEKDAYS, Settings
 from sync.cycle import Runtime
 from sync.notify.inline import InlineImage, images_to_json
 from sync.notify.outbox import deliver_pending
-from sync.notify.render import TITLES, display_name, message_id_for, one_line
+from sync.notify.queue import Message, queue_message
+from sync.notify.render import TITLES, display_name, one_line
 from sync.report import ReportRow, build_report, findings_text, local_day
 from sync.store.db import Database, only_one_replica, serialize
-from sync.store.models import DigestRow, FindingRow, OutboxRow
+from sync.store.models import DigestRow, FindingRow
 from sync.timeline import legend, size, timeline_png, timeline_text
 
 log = logging.getLogger(__name__)
@@ -231,21 +232,17 @@ def _queue_one(
             settings=settings,
             sender_domain=sender_domain,
         )
-        outbox = OutboxRow(
-            kind=KIND,
-            recipient=manager,
-            message_id=message_id_for(manager, [f"digest|{week}"], sender_domain),
-            subject=mail.subject,
-            text_body=mail.text,
-            html_body=mail.html,
+        message = Message(
+            KIND,
+            manager,
+            [f"digest|{week}"],
+            mail.subject,
+            mail.text,
+            mail.html,
             inline_images=images_to_json(mail.images),
-            status="observed" if settings.notify.mode == "observe" else "pending",
-            created_at=now,
-            attempts=0,
-            next_attempt_at=now,
         )
-        session.add(outbox)
-        session.flush()
+        observe = settings.notify.mode == "observe"
+        outbox = queue_message(session, message, now, sender_domain=sender_domain, observe=observe)
         session.add(DigestRow(manager=manager, week=week, outbox_id=outbox.id, created_at=now))
     log.info("digest for %s (%s) queued: %d pairs", manager, week, len(rows))
     return True

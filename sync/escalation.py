@@ -25,8 +25,9 @@ from rules.cancellations import RULE as CANCELLED
 from rules.model import EvaluationContext
 from sync.agenda.meetings import zone_of
 from sync.config import Settings
-from sync.notify.render import TITLES, display_name, local_time, message_id_for, one_line
-from sync.store.models import EscalationRow, FindingRow, OutboxRow
+from sync.notify.queue import Message, queue_message
+from sync.notify.render import TITLES, display_name, local_time, one_line
+from sync.store.models import EscalationRow, FindingRow
 
 log = logging.getLogger(__name__)
 
@@ -93,21 +94,9 @@ def enqueue_escalations(session: Session, settings: Settings, context: Evaluatio
         assert trigger.notify_at is not None
         zone = zone_of(manager, context, settings.time_zone)
         subject, text, html = render_escalation(manager, boss, counted, zone, config.window_days)
-        outbox = OutboxRow(
-            kind=KIND,
-            recipient=manager,
-            cc=boss,
-            message_id=message_id_for(manager, [f"escalation|{identity(trigger)}"], sender_domain),
-            subject=subject,
-            text_body=text,
-            html_body=html,
-            status="observed" if settings.notify.mode == "observe" else "pending",
-            created_at=now,
-            attempts=0,
-            next_attempt_at=now,
-        )
-        session.add(outbox)
-        session.flush()
+        message = Message(KIND, manager, [f"escalation|{identity(trigger)}"], subject, text, html, cc=boss)
+        observe = settings.notify.mode == "observe"
+        outbox = queue_message(session, message, now, sender_domain=sender_domain, observe=observe)
         session.add(
             EscalationRow(
                 manager=manager,

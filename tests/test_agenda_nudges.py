@@ -11,9 +11,9 @@ from google_fixtures import ALICE, BOB, weekly_one_on_one
 
 from emulators.google import GoogleCalendarEmulator
 from emulators.smtp import MailSink
-from sync.agenda.store import add_item
+from sync.agenda.store import add_item, forget_person
 from sync.findings import finding_as_dict, finding_rows
-from sync.store.models import AgendaPairRow
+from sync.store.models import AgendaPairRow, OutboxRow
 
 MEETING = NOW + timedelta(hours=2)  # Monday 10:00 UTC, the next slot of the weekly series
 
@@ -96,3 +96,28 @@ def test_no_notes_reminder_when_notes_were_taken(world: AgendaWorld) -> None:
     world.now[0] = MEETING + timedelta(hours=3)
     world.cycle()
     assert world.sink.messages == []
+
+
+def test_forget_of_someone_still_in_the_directory_with_mail_pending_never_stops_the_next_cycles(
+    world: AgendaWorld,
+) -> None:
+    """`forget` deletes the pair's page and its nudge records; the next cycle re-creates the page and decides
+    the same nudge again. It finds that mail already queued (same identity, same Message-ID) instead of
+    failing every later cycle on the outbox's unique Message-ID, and Bob is not reminded twice."""
+
+    world.cycle()
+    world.now[0] = MEETING - timedelta(hours=23)
+    send, world.runtime.send = world.runtime.send, None  # the mail server is down: the nudge waits, pending
+    world.cycle()
+    with world.runtime.db.session() as session:
+        (pending,) = session.query(OutboxRow).filter_by(recipient=BOB).all()
+        assert pending.status == "pending"
+        forget_person(session, BOB)
+    world.runtime.send = send
+    for _ in range(2):
+        report = world.cycle()
+        assert all(c.ok for c in report.calendars)
+    assert [m["To"] for m in world.sink.messages] == [BOB]  # the one nudge, sent once
+    with world.runtime.db.session() as session:
+        assert session.query(OutboxRow).filter_by(recipient=BOB).count() == 1
+        assert session.query(AgendaPairRow).count() == 1  # a fresh page for the pair that still meets

@@ -303,3 +303,13 @@ def test_across_a_dst_change_a_moved_instance_still_matches_its_slot(world: Worl
     world.cycle()
     keys = {f["key"] for f in world.open("cancelled-without-reschedule")}
     assert keys == {"2026-11-16T09:00:00Z"}  # the cancelled one, at its winter-time UTC slot; the move is fine
+
+
+def test_a_cycle_that_judges_only_what_changed_still_reports_every_open_finding(world: World) -> None:
+    weekly_one_on_one(world.emulator, FIRST, zone="UTC")
+    world.emulator.delete_event(ALICE, instance_id("weekly0001", last_slot_before(START - timedelta(days=1))))
+    first = world.cycle()
+    open_now = [f for f in world.findings() if f["status"] == "open"]
+    assert open_now and first.open_findings == len(open_now)
+    quiet = world.cycle()  # nothing changed: no pair is re-judged
+    assert quiet.evaluated != "all" and quiet.open_findings == len(open_now)

@@ -120,6 +120,27 @@ def test_recurrence_values_are_rendered_in_forms_the_rules_expand() -> None:
     assert sorted(s.strftime("%m-%d") for s in expansion.excluded) == ["01-13", "01-20", "01-27"]
 
 
+def test_an_icloud_invitation_names_people_by_their_email_parameter_and_each_person_once() -> None:
+    """iCloud writes an opaque `…@imip.me.com` CAL-ADDRESS with the real address in EMAIL (RFC 7986), and lists
+    the organizer again as an attendee: still two people, so the 1:1 is found."""
+    event = vevent(
+        "UID:icloud-1",
+        "DTSTART:20250106T100000Z",
+        "DTEND:20250106T103000Z",
+        "SUMMARY:1:1 Maria / Bob",
+        "ORGANIZER;CN=Maria;EMAIL=maria@acme.test:mailto:2_GQ3TMOJUGY3DCMZRGU3DKMJ3@imip.me.com",
+        "ATTENDEE;CN=Maria;PARTSTAT=ACCEPTED;EMAIL=maria@acme.test:mailto:2_GQ3TMOJUGY3DCMZRGU3DKMJ3@imip.me.com",
+        "ATTENDEE;CN=Maria;PARTSTAT=NEEDS-ACTION:mailto:maria@acme.test",
+        "ATTENDEE;CN=Bob;PARTSTAT=ACCEPTED:mailto:bob@acme.test",
+    )
+    (single,) = mapped(ics(event)).events
+    assert single.organizer == "maria@acme.test"
+    assert {a.email: (a.response, a.is_organizer) for a in single.attendees} == {
+        "maria@acme.test": (Response.ACCEPTED, True),
+        "bob@acme.test": (Response.ACCEPTED, False),
+    }
+
+
 def test_people_statuses_and_types() -> None:
     event = vevent(
         "UID:p",

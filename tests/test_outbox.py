@@ -126,6 +126,23 @@ def test_a_crash_after_smtp_acceptance_resends_with_the_same_message_id(db: Data
     assert first["Message-ID"] == second["Message-ID"]
 
 
+def test_a_server_that_hangs_up_before_confirming_gets_at_most_three_copies_with_one_message_id(
+    db: Database, sink: MailSink
+) -> None:
+    """The server kept each copy, then dropped the line before its `250`: we cannot know it arrived. It is
+    tried again (a lost warning is worse), but three times in all, never the eight a refusal gets."""
+    sink.drop_after_data(100)
+    _cycle(db, sink, [_finding(BOB, "2025-01-13T09:00:00Z")])
+    moment = NOW
+    for _ in range(10):
+        moment += timedelta(hours=2)  # past every backoff
+        deliver_pending(db, _mailer(sink).send, moment)
+    assert len(sink.messages) == 3 and len({m["Message-ID"] for m in sink.messages}) == 1
+    with db.session() as s:
+        (row,) = s.query(OutboxRow).all()
+        assert (row.status, row.attempts) == ("failed", 3) and "may have been delivered" in (row.last_error or "")
+
+
 def test_observe_mode_records_but_sends_nothing(db: Database, sink: MailSink) -> None:
     with db.session() as s:
         record_findings(s, [_finding(BOB, "2025-01-13T09:00:00Z")], {(ALICE, BOB)}, NOW)

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from sync.directory.store import suppress_departed
 from sync.notify.outbox import CLAIM_SECONDS, DeliveryError
-from sync.notify.render import display_name, local_time, message_id_for, one_line
+from sync.notify.queue import Message, queue_message
+from sync.notify.render import display_name, local_time, one_line
 from sync.store.db import Database
 from sync.store.models import OutboxRow
 
@@ -61,21 +62,8 @@ def render(template: str, kind: str, recipient: str, subject: str, identity: str
 
 
 def queue(session: Session, mail: Mail, now: datetime, *, sender_domain: str, observe: bool = False) -> OutboxRow:
-    row = OutboxRow(
-        kind=mail.kind,
-        recipient=mail.recipient,
-        message_id=message_id_for(mail.recipient, [mail.identity], sender_domain),
-        subject=mail.subject,
-        text_body=mail.text,
-        html_body=mail.html,
-        status="observed" if observe else "pending",
-        created_at=now,
-        attempts=0,
-        next_attempt_at=now,
-    )
-    session.add(row)
-    session.flush()
-    return row
+    message = Message(mail.kind, mail.recipient, [mail.identity], mail.subject, mail.text, mail.html)
+    return queue_message(session, message, now, sender_domain=sender_domain, observe=observe)
 
 
 def signin_mail(recipient: str, other: str, link: str, minutes: int, token_hash: str) -> Mail:

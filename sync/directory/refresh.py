@@ -34,9 +34,9 @@ from sync.directory.store import (
     state_row,
 )
 from sync.notify.alerts import EVERY as ALERT_EVERY
-from sync.notify.render import message_id_for, one_line
+from sync.notify.queue import Message, queue_message
 from sync.store.db import Database, only_one_replica, serialize
-from sync.store.models import AlertRow, CalendarRow, DirectoryPairRow, DirectoryPersonRow, OutboxRow
+from sync.store.models import AlertRow, CalendarRow, DirectoryPairRow, DirectoryPersonRow
 
 log = logging.getLogger(__name__)
 
@@ -68,22 +68,9 @@ def _alert_admin(session: Session, settings: Settings, error: str, now: datetime
         "is fixed: new pairs are not started, ended pairs and people who left are not noticed. "
         "You get this at most once a day.\n"
     )
-    session.add(
-        OutboxRow(
-            kind="admin",
-            recipient=admin,
-            message_id=message_id_for(
-                admin, [key, now.date().isoformat()], settings.smtp.from_address.partition("@")[2]
-            ),
-            subject=one_line(f"oneonone cannot read the directory ({settings.directory.resolved_source})"),
-            text_body=text,
-            html_body=f"<p>{escape(text)}</p>",
-            status="pending",
-            created_at=now,
-            attempts=0,
-            next_attempt_at=now,
-        )
-    )
+    subject = f"oneonone cannot read the directory ({settings.directory.resolved_source})"
+    message = Message("admin", admin, [key, now.date().isoformat()], subject, text, f"<p>{escape(text)}</p>")
+    queue_message(session, message, now, sender_domain=settings.smtp.sender_domain)
     if seen is None:
         session.add(AlertRow(key=key, last_sent_at=now))
     else:

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from rules.screen import BadData
 from sync.calendars import CalendarResult
-from sync.notify.render import message_id_for, one_line
-from sync.store.models import AlertRow, OutboxRow
+from sync.notify.queue import Message, queue_message
+from sync.store.models import AlertRow
 
 ALERT_KINDS = ("auth", "permanent")
 EVERY = timedelta(days=1)
@@ -37,20 +37,8 @@ def _queue_once_a_day(
     seen = session.scalar(select(AlertRow).where(AlertRow.key == key))
     if seen is not None and seen.last_sent_at > now - EVERY:
         return False
-    session.add(
-        OutboxRow(
-            kind="admin",
-            recipient=admin,
-            message_id=message_id_for(admin, [key, now.date().isoformat()], sender_domain),
-            subject=one_line(subject),
-            text_body=text,
-            html_body=html,
-            status="pending",
-            created_at=now,
-            attempts=0,
-            next_attempt_at=now,
-        )
-    )
+    message = Message("admin", admin, [key, now.date().isoformat()], subject, text, html)
+    queue_message(session, message, now, sender_domain=sender_domain)
     if seen is None:
         session.add(AlertRow(key=key, last_sent_at=now))
     else:

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from rules.model import FindingStatus
 from sync.crash import CrashPlan
 from sync.directory.store import suppress_departed
-from sync.notify.render import message_id_for, render_warning
+from sync.notify.queue import Message, queue_message
+from sync.notify.render import render_warning
 from sync.store.db import Database
 from sync.store.models import FindingRow, OutboxRow
 
@@ -34,9 +35,16 @@ class DeliveryError(Exception):
     """The mail server refused or could not be reached; the row is retried later, unless `permanent`
     (an address no server can take): then it fails at once, never waits in the queue forever."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(self, message: str, *, permanent: bool = False, maybe_delivered: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+        # The server took the message and hung up before saying so: it may have delivered it. Such a
+        # message is tried at most `MAYBE_DELIVERED_TRIES` times in all, each copy with the same
+        # Message-ID (so mail clients show one): a lost warning is worse than a duplicate, but not 8.
+        self.maybe_delivered = maybe_delivered
+
+
+MAYBE_DELIVERED_TRIES = 3
 
 
 @dataclass
@@ -78,20 +86,8 @@ def enqueue_warnings(
         zone = zones.get(manager, default_zone)
         mail = render_warning(manager, rows, zone)
         identities = [f"{r.rule}|{r.report}|{r.key}" for r in rows]
-        outbox = OutboxRow(
-            kind="warning",
-            recipient=manager,
-            message_id=message_id_for(manager, identities, sender_domain),
-            subject=mail.subject,
-            text_body=mail.text,
-            html_body=mail.html,
-            status="observed" if observe else "pending",
-            created_at=now,
-            attempts=0,
-            next_attempt_at=now,
-        )
-        session.add(outbox)
-        session.flush()
+        message = Message("warning", manager, identities, mail.subject, mail.text, mail.html)
+        outbox = queue_message(session, message, now, sender_domain=sender_domain, observe=observe)
         for row in rows:
             row.outbox_id = outbox.id
         queued += 1
@@ -145,7 +141,14 @@ def deliver_pending(
         try:
             send(row)
         except DeliveryError as exc:
-            _record_failure(db, row, now, str(exc), 1 if exc.permanent else max_attempts, rng, stats)
+            tries = (
+                1
+                if exc.permanent
+                else min(max_attempts, MAYBE_DELIVERED_TRIES)
+                if exc.maybe_delivered
+                else max_attempts
+            )
+            _record_failure(db, row, now, str(exc), 1 if exc.permanent else tries, rng, stats)
             continue
         except Exception as exc:  # a bug in one message never leaves it claimed and the others unsent
             log.exception("email %s could not be built or sent", row.message_id)

@@ -6,6 +6,7 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.message import EmailMessage
 
 from pydantic import SecretStr
 
@@ -56,10 +57,49 @@ class SmtpMailer:
             raise DeliveryError(f"not a deliverable address: {exc}", permanent=True) from exc
         try:
             with self._connect() as client:
-                client.send_message(mail)
+                _send(client, mail)
+        except _MaybeDelivered as exc:
+            raise DeliveryError(
+                f"SMTP {self.host}:{self.port} hung up after the message, before confirming it (it may have"
+                " been delivered; a retry carries the same Message-ID)",
+                maybe_delivered=True,
+            ) from exc
         except smtplib.SMTPRecipientsRefused as exc:
             raise DeliveryError(f"recipient refused by {self.host}: {exc.recipients}") from exc
         except smtplib.SMTPAuthenticationError as exc:
             raise DeliveryError(f"SMTP login to {self.host} failed (check smtp.username/password_env)") from exc
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"SMTP {self.host}:{self.port}: {exc}") from exc
+
+
+class _MaybeDelivered(Exception):
+    """The connection dropped after the message body was sent, before the server's reply."""
+
+
+def _send(client: smtplib.SMTP, mail: EmailMessage) -> None:
+    """`send_message`, with the one ambiguous moment told apart: a server that hangs up once the body
+    is sent may have delivered it, unlike one that hangs up before (then a retry is plainly right)."""
+    sender = mail["From"].addresses[0].addr_spec
+    recipients = [a.addr_spec for header in ("To", "Cc") if mail[header] for a in mail[header].addresses]
+    client.ehlo_or_helo_if_needed()
+    code, reply = client.mail(sender)
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    refused = {}
+    for recipient in recipients:
+        code, reply = client.rcpt(recipient)
+        if code not in (250, 251):
+            refused[recipient] = (code, reply)
+    if len(refused) == len(recipients):
+        raise smtplib.SMTPRecipientsRefused(refused)
+    code, reply = client.docmd("DATA")
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    body = smtplib.quotedata(mail.as_bytes(policy=mail.policy.clone(linesep="\r\n")).decode("ascii", "surrogateescape"))
+    try:
+        client.send((body + ("" if body.endswith("\r\n") else "\r\n") + ".\r\n").encode("ascii", "surrogateescape"))
+        code, reply = client.getreply()
+    except (smtplib.SMTPServerDisconnected, OSError) as exc:
+        raise _MaybeDelivered(str(exc)) from exc
+    if code != 250:
+        raise smtplib.SMTPDataError(code, reply)
