@@ -140,7 +140,7 @@ def _bare(args: dict[str, Any]) -> dict[str, Any]:
 def _rules(args: dict[str, Any]) -> dict[str, Any]:
     from rules.engine import evaluate, pair_histories
     from sync.config import parse_settings
-    from sync.cycle import evaluation_context
+    from sync.evaluation import evaluation_context
     from sync.heap import collector_paused
     from sync.store.db import Database
     from sync.store.events import load_events

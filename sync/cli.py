@@ -12,18 +12,19 @@ from datetime import date
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from sync.agenda.cli import add_commands as add_agenda_commands
 from sync.config import ConfigError, Settings, load_settings, permission_warnings
 from sync.crash import CrashPlan
-from sync.cycle import CycleReport, run_cycle
+from sync.cycle import run_cycle
+from sync.cycle_summary import print_cycle
 from sync.daemon import AlreadyRunning, Daemon, sqlite_single_writer_lock
 from sync.digest import CHECK_SECONDS, digest_job
 from sync.directory.calendars import follow_directory
 from sync.directory.cli import add_commands as add_directory_commands
 from sync.directory.refresh import refresh_directory, refresh_due, refresh_job
+from sync.directory.sources import config_directory
 from sync.findings import finding_as_dict, finding_rows
 from sync.logs import configure_logging
 from sync.ops import ops_blueprint
@@ -61,27 +62,16 @@ def cmd_check_config(args: argparse.Namespace, console: Console) -> int:
     build_providers(settings)  # credentials files readable and well-formed
     settings.smtp.password()  # the secret's env var / file exists
     settings.agenda.oidc.client_secret()  # likewise for OIDC sign-in
-    settings.directory_model()  # the directory file parses
+    config_directory(settings)  # the directory file parses
     console.print(f"[green]ok[/green]: {_config_path(args)}")
     console.print(f"  database: {printable_url(settings.resolved_database_url())}")
     console.print(f"  google calendars: {len(settings.google.calendars)}")
     source = settings.directory.resolved_source
-    console.print(f"  directory: source {source}, {len(settings.directory_model().pairs)} pairs in the config")
+    console.print(f"  directory: source {source}, {len(config_directory(settings).pairs)} pairs in the config")
     console.print(
         f"  smtp: {settings.smtp.host}:{settings.smtp.port} ({settings.smtp.security}); mode {settings.notify.mode}"
     )
     return 0
-
-
-def print_cycle(report: CycleReport, console: Console) -> None:
-    ok = sum(1 for c in report.calendars if c.ok)
-    console.print(
-        f"synced {ok}/{len(report.calendars)} calendars; findings open: {report.open_findings} "
-        f"(+{report.findings.opened} new, {report.findings.resolved} resolved); "
-        f"emails queued {report.queued}, sent {report.delivery.sent}, deferred {report.delivery.deferred}"
-    )
-    for failed in report.failed_calendars:
-        console.print(f"[red]calendar {failed.calendar} ({failed.provider}) failed[/red]: {escape(failed.error or '')}")
 
 
 def cmd_sync(args: argparse.Namespace, console: Console) -> int:

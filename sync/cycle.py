@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,61 +17,31 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from providers.base import AgendaWriter, Provider
-from rules.engine import Evaluation, build_histories, evaluate, judge_histories
-from rules.model import EvaluationContext, Pause
+from providers.base import Provider
+from rules.engine import build_histories, judge_histories
 from rules.screen import BadData
 from sync.agenda.step import prepare as prepare_agenda
 from sync.agenda.step import write_links, write_markdown
 from sync.agenda.writeback import WritebackReport
-from sync.calendars import CalendarResult, commit_quiet, resting_calendars, stale_calendars, sync_calendar
-from sync.config import Settings
-from sync.crash import CrashPlan
-from sync.directory.store import directory_in_force
+from sync.calendars import CalendarResult, commit_quiet, resting_calendars, sync_calendar
 from sync.escalation import enqueue_escalations
+from sync.evaluation import evaluation_context, remember_pairs
 from sync.findings import FindingStats, record_findings
 from sync.heap import collector_paused
 from sync.leases import Claim, acquire_many, release
-from sync.metrics import Metrics
 from sync.notify.alerts import enqueue_admin_alerts, enqueue_bad_data_alerts
 from sync.notify.outbox import DeliveryStats, deliver_pending, enqueue_warnings
-from sync.store.db import Database, pid_alive, release_dead_local_workers, serialize
+from sync.runtime import Runtime
+from sync.store.db import pid_alive, release_dead_local_workers, serialize
 from sync.store.events import load_events
 from sync.store.models import (
     AgendaWriteRow,
-    CalendarRow,
     DirectoryStateRow,
     EventRow,
     FindingRow,
-    OutboxRow,
-    PairSeenRow,
-    PauseRow,
 )
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-Send = Callable[[OutboxRow], None]
-
-
-@dataclass
-class Runtime:
-    """Everything a cycle needs, built once from the settings (or by a test)."""
-
-    settings: Settings
-    db: Database
-    providers: Sequence[Provider]
-    clock: Clock
-    send: Send | None = None
-    worker: str = "worker"
-    concurrency: int = 8
-    lease: timedelta = timedelta(minutes=2)
-    crash: CrashPlan = field(default_factory=CrashPlan)
-    # Providers that can write the agenda link, by provider name (see providers/*_writeback.py).
-    writers: dict[str, AgendaWriter] = field(default_factory=dict)
-    metrics: Metrics | None = None
-    # When this process last judged every pair; cycles in between judge only what changed.
-    last_full_evaluation: datetime | None = None
 
 
 @dataclass
@@ -93,41 +62,6 @@ class CycleReport:
     @property
     def failed_calendars(self) -> list[CalendarResult]:
         return [c for c in self.calendars if not c.ok]
-
-
-def evaluation_context(session: Session, settings: Settings, now: datetime) -> EvaluationContext:
-    rows = session.scalars(select(CalendarRow)).all()
-    zones = {row.calendar: row.time_zone for row in rows if row.time_zone}
-    pauses = tuple(
-        Pause(manager=p.manager, report=p.report, until=p.until, since=p.since)
-        for p in session.scalars(select(PauseRow))
-    )
-    first_seen = {(p.manager, p.report): p.first_seen for p in session.scalars(select(PairSeenRow))}
-    return EvaluationContext(
-        now=now,
-        default_time_zone=settings.time_zone,
-        pair_first_seen=first_seen,
-        settings=settings.rule_settings(),
-        directory=directory_in_force(session, settings),
-        pauses=pauses,
-        stale_calendars=stale_calendars(session, now, timedelta(seconds=settings.poll_interval_seconds)),
-        watched_calendars=frozenset(row.calendar for row in rows),
-        time_zones=zones,
-    )
-
-
-def remember_pairs(session: Session, context: EvaluationContext, evaluation: Evaluation) -> None:
-    """A pair's start, when nothing else says, is the day oneonone first saw it (directory or calendar)."""
-    known = set(context.pair_first_seen)
-    today = context.now.date()
-    candidates = {p.key for p in context.directory.pairs if p.start is None} | set(evaluation.judged_pairs)
-    for manager, report in sorted(candidates - known):
-        session.add(PairSeenRow(manager=manager, report=report, first_seen=today))
-
-
-def evaluate_store(session: Session, settings: Settings, now: datetime) -> tuple[Evaluation, EvaluationContext]:
-    context = evaluation_context(session, settings, now)
-    return evaluate(load_events(session), context), context
 
 
 def _count(runtime: Runtime, report: CycleReport, requests_before: dict[str, int]) -> None:

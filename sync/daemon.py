@@ -25,7 +25,8 @@ import schedule
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import OperationalError
 
-from sync.cycle import CycleReport, Runtime, run_cycle
+from sync.cycle import CycleReport, run_cycle
+from sync.runtime import Runtime
 from sync.store.models import CalendarRow
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from rules.engine import pair_histories
 from rules.summary import AWAY, CANCELLED, HELD, MOVED, REPLACED, aggregate_by_manager, summarize, weekly_counts
 from sync.agenda import auth
 from sync.config import Settings
-from sync.cycle import evaluation_context
+from sync.evaluation import evaluation_context
 from sync.notify.render import display_name
 from sync.store.db import Database
 from sync.store.events import load_events

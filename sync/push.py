@@ -24,7 +24,7 @@ from providers.base import ProviderError
 from providers.google import GoogleCalendarProvider
 from providers.outlook import OutlookProvider
 from sync.agenda.store import app_secret
-from sync.cycle import Runtime
+from sync.runtime import Runtime
 from sync.store.db import Database
 from sync.store.models import CalendarRow, PushChannelRow
 

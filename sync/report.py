@@ -27,7 +27,7 @@ from rules.model import FindingStatus
 from rules.summary import PairSummary, summarize
 from sync.agenda.store import page_url
 from sync.config import Settings
-from sync.cycle import evaluation_context
+from sync.evaluation import evaluation_context
 from sync.store.events import load_events
 from sync.store.models import AgendaPairRow, FindingRow
 

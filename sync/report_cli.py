@@ -24,7 +24,8 @@ from sync.report import DEFAULT_WEEKS, build_report, report_csv, report_table, r
 from sync.store.models import CalendarRow
 
 if TYPE_CHECKING:
-    from sync.cycle import CycleReport, Runtime
+    from sync.cycle import CycleReport
+    from sync.runtime import Runtime
 
 Load = Callable[[argparse.Namespace], Settings]
 

@@ -1,12 +1,15 @@
-"""Building the daemon's parts from validated settings."""
+"""The running daemon's parts: `Runtime` (what every step is handed) and the builders that make it
+from validated settings. It imports adapters only (providers, mail, metrics); the steps that use a
+`Runtime` (cycle, web, digest, CLI) stand above it."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from providers.base import Provider
+from providers.base import AgendaWriter, Provider
 from providers.caldav import CalDavProvider
 from providers.google import (
     GoogleCalendarProvider,
@@ -15,16 +18,39 @@ from providers.google import (
 )
 from providers.ics import IcsFeed, IcsFeedProvider
 from providers.outlook import OutlookProvider
-from providers.outlook_http import GraphClient, certificate_credential
 from sync.agenda.writers import agenda_writers
+from sync.clients import build_graph_client
 from sync.config import ConfigError, Settings
 from sync.crash import CrashPlan
-from sync.cycle import Runtime, Send
 from sync.directory.calendars import DirectoryCalendars, directory_calendars, follow_directory
 from sync.metrics import Metrics
 from sync.notify.graph_mail import GraphMailer
 from sync.notify.smtp import SmtpMailer
 from sync.store.db import Database
+from sync.store.models import OutboxRow
+
+Clock = Callable[[], datetime]
+Send = Callable[[OutboxRow], None]
+
+
+@dataclass
+class Runtime:
+    """Everything a cycle needs, built once from the settings (or by a test)."""
+
+    settings: Settings
+    db: Database
+    providers: Sequence[Provider]
+    clock: Clock
+    send: Send | None = None
+    worker: str = "worker"
+    concurrency: int = 8
+    lease: timedelta = timedelta(minutes=2)
+    crash: CrashPlan = field(default_factory=CrashPlan)
+    # Providers that can write the agenda link, by provider name (see providers/*_writeback.py).
+    writers: dict[str, AgendaWriter] = field(default_factory=dict)
+    metrics: Metrics | None = None
+    # When this process last judged every pair; cycles in between judge only what changed.
+    last_full_evaluation: datetime | None = None
 
 
 def utc_now() -> datetime:
@@ -111,38 +137,6 @@ def build_feed_providers(settings: Settings) -> list[Provider]:
             )
         )
     return providers
-
-
-def build_graph_client(settings: Settings) -> GraphClient:
-    """The msal app and HTTP session for `outlook.*`; credentials are checked now, used lazily."""
-    outlook = settings.outlook
-    assert outlook.tenant_id is not None and outlook.client_id is not None
-    credential: Callable[[], str | dict[str, str]]
-    if outlook.certificate_file is not None:
-        path = outlook.certificate_file
-        try:
-            certificate_credential(path)
-        except OSError as exc:
-            raise ConfigError(f"outlook.certificate_file: cannot read {path}: {exc.strerror}") from None
-        except ValueError as exc:
-            raise ConfigError(f"outlook.certificate_file: {path} is not a PEM with a certificate: {exc}") from None
-        credential = lambda: certificate_credential(path)  # noqa: E731
-    else:
-        secret = outlook.client_secret()
-        if secret is None or not secret.get_secret_value():
-            raise ConfigError(f"outlook.client_secret_env: environment variable {outlook.client_secret_env} is empty")
-        credential = secret.get_secret_value
-    if outlook.ca_bundle is not None and not outlook.ca_bundle.is_file():
-        raise ConfigError(f"outlook.ca_bundle: no such file {outlook.ca_bundle}")
-    return GraphClient(
-        tenant_id=outlook.tenant_id,
-        client_id=outlook.client_id,
-        credential=credential,
-        authority=outlook.authority,
-        graph_endpoint=outlook.graph_endpoint,
-        ca_bundle=str(outlook.ca_bundle) if outlook.ca_bundle else None,
-        timeout=outlook.timeout_seconds,
-    )
 
 
 def build_sender(settings: Settings) -> Send:

@@ -18,11 +18,14 @@ import waitress
 from flask import Blueprint, Flask, Response, render_template
 from werkzeug.exceptions import HTTPException
 
+from sync.agenda.deps import AgendaDeps
 from sync.agenda.mail import deliver_now
 from sync.agenda.oidc import OidcClient, Provider
-from sync.agenda.pages import AgendaDeps, create_blueprint
+from sync.agenda.pages import create_blueprint
 from sync.agenda.store import app_secret
-from sync.cycle import Runtime, evaluation_context
+from sync.directory.sources import config_directory
+from sync.evaluation import evaluation_context
+from sync.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +89,7 @@ def agenda_deps(runtime: Runtime, base_url: str | None = None) -> AgendaDeps:
             if sent and runtime.metrics is not None:  # sign-in mails count like every other mail
                 runtime.metrics.emails.labels("sent").inc()
 
-    directory = settings.directory_model()
+    directory = config_directory(settings)
     provider = Provider.from_settings(settings.agenda.oidc, base_url or settings.web.base_url)
     on_change = None
     if settings.agenda.backend == "markdown":

@@ -13,9 +13,9 @@ from emulators.google import GoogleCalendarEmulator
 from emulators.smtp import MailSink
 from providers.base import AgendaLink, AgendaWriter, EventText
 from sync.config import parse_settings
-from sync.cycle import CycleReport, Runtime, run_cycle
+from sync.cycle import CycleReport, run_cycle
 from sync.notify.smtp import SmtpMailer
-from sync.runtime import build_runtime
+from sync.runtime import Runtime, build_runtime
 from sync.store.models import AgendaPairRow, AgendaWriteRow
 
 BASE_URL = "https://agenda.example.com"

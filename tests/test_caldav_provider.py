@@ -235,3 +235,30 @@ def test_a_concurrent_edit_gives_412_and_the_write_is_retried_on_the_new_text(da
     assert len(dav.puts) == 2  # the first PUT lost the race (If-Match), the second won
     text = writer.read_event(MARIA, "weekly").text
     assert text.startswith("Maria's new notes.\n\n" + MARK_START) and "p-9" in text
+
+
+def test_the_daemon_attaches_the_agenda_link_to_a_caldav_1on1_once(dav: Radicale, database_url: str) -> None:
+    """The runtime builds the CalDAV writer like Google's and Outlook's: a cycle writes the pair's link into
+    the series, keeping Maria's own text, and the next cycles write nothing more."""
+    dav.put("weekly.ics", series())
+    settings = parse_settings(
+        {
+            "database_url": database_url,
+            "caldav": {"url": dav.base, "username": "maria", "calendars": [{"owner": MARIA, "url": COLLECTION}]},
+            "directory": {"pairs": [{"manager": MARIA, "report": BOB}]},
+            "web": {"base_url": "https://agenda.acme.test"},
+            "agenda": {"nudges": False},
+        }
+    )
+    clock = [NOW]
+    runtime = build_runtime(settings, clock=lambda: clock[0], providers=[provider(dav)], send=None)
+    assert set(runtime.writers) == {"caldav"}
+    report = run_cycle(runtime)
+    assert report.agenda.written == 1, report.agenda
+    text = dav.get("weekly.ics").replace("\r\n ", "")
+    assert "Bring your topics." in text and "https://agenda.acme.test/a/" in text
+    puts = len(dav.puts)
+    for _ in range(2):
+        clock[0] += timedelta(minutes=5)
+        run_cycle(runtime)
+    assert len(dav.puts) == puts

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from sync.cli import main
 from sync.config import ConfigError, Settings, load_settings, parse_settings, permission_warnings
+from sync.directory.sources import config_directory
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -113,7 +114,7 @@ def test_directory_csv_is_loaded_relative_to_the_config_file(tmp_path: Path) -> 
     )
     config = tmp_path / "config.yaml"
     config.write_text("directory:\n  file: team.csv\n", encoding="utf-8")
-    directory = load_settings(config).directory_model()
+    directory = config_directory(load_settings(config))
     assert {(p.manager, p.report, p.start and p.start.isoformat()) for p in directory.pairs} == {
         ("alice@example.com", "bob@example.com", "2025-01-06"),
         ("alice@example.com", "carol@example.com", None),
@@ -124,7 +125,7 @@ def test_a_bad_directory_csv_line_is_named(tmp_path: Path) -> None:
     (tmp_path / "team.csv").write_text("alice@example.com;bob@example.com\n", encoding="utf-8")
     settings = parse_settings({"directory": {"file": str(tmp_path / "team.csv")}})
     with pytest.raises(ConfigError, match="line 1: expected manager,report"):
-        settings.directory_model()
+        config_directory(settings)
 
 
 def _documented_keys(model: type[BaseModel], prefix: str = "") -> list[str]:

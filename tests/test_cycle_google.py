@@ -17,10 +17,10 @@ from emulators.http import Fault, Reply
 from emulators.smtp import MailSink
 from sync.cli import main
 from sync.config import parse_settings
-from sync.cycle import CycleReport, Runtime, run_cycle
+from sync.cycle import CycleReport, run_cycle
 from sync.findings import finding_as_dict, finding_rows
 from sync.notify.smtp import SmtpMailer
-from sync.runtime import build_runtime
+from sync.runtime import Runtime, build_runtime
 from sync.store.events import load_events
 from sync.store.models import CalendarRow
 

@@ -17,11 +17,11 @@ from views_fixtures import NOW, org_settings, seed
 
 from emulators.smtp import MailSink
 from sync.config import parse_settings
-from sync.cycle import Runtime, run_cycle
+from sync.cycle import run_cycle
 from sync.digest import digest_job, is_due, iso_week
 from sync.notify.graph_mail import message_payload
 from sync.notify.smtp import SmtpMailer
-from sync.runtime import build_runtime
+from sync.runtime import Runtime, build_runtime
 from sync.store.models import DigestRow, OutboxRow
 from sync.timeline import SCALE, size
 

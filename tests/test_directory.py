@@ -44,9 +44,10 @@ from sync.agenda.meetings import pair_history
 from sync.agenda.page import build_page
 from sync.agenda.store import items_of, pair_row
 from sync.config import DirectoryScopeRule, parse_settings
-from sync.cycle import evaluation_context, run_cycle
+from sync.cycle import run_cycle
 from sync.directory.calendars import follow_directory
 from sync.directory.refresh import refresh_job
+from sync.evaluation import evaluation_context
 from sync.notify.smtp import SmtpMailer
 from sync.report import build_report
 from sync.runtime import build_runtime

@@ -12,12 +12,13 @@ from views_fixtures import NOW, org_settings, seed
 from emulators.smtp import MailSink
 from rules.model import EvaluationContext, Finding
 from sync.config import parse_settings
-from sync.cycle import Runtime, run_cycle
+from sync.cycle import run_cycle
+from sync.directory.sources import config_directory
 from sync.escalation import enqueue_escalations
 from sync.findings import record_findings
 from sync.notify.graph_mail import message_payload
 from sync.notify.smtp import SmtpMailer
-from sync.runtime import build_runtime
+from sync.runtime import Runtime, build_runtime
 from sync.store.db import Database
 from sync.store.models import EscalationRow, FindingRow, OutboxRow
 
@@ -97,7 +98,7 @@ def _record(db: Database, findings: list[Finding], now: datetime) -> None:
 
 
 def _escalate(db: Database, runtime: Runtime, now: datetime) -> int:
-    context = EvaluationContext(now=now, directory=runtime.settings.directory_model())
+    context = EvaluationContext(now=now, directory=config_directory(runtime.settings))
     with db.session() as session:
         return enqueue_escalations(session, runtime.settings, context, now)
 
@@ -149,7 +150,7 @@ def test_through_graph_the_skip_level_is_a_cc_recipient(database_url: str, sink:
     runtime = _runtime(database_url, sink, [NOW], enabled=True)
     seed(runtime.db)
     with runtime.db.session() as session:
-        from sync.cycle import evaluate_store
+        from sync.evaluation import evaluate_store
 
         evaluation, context = evaluate_store(session, runtime.settings, NOW)
         record_findings(session, evaluation.findings, evaluation.judged_pairs, NOW)

@@ -17,10 +17,10 @@ from emulators.google import GoogleCalendarEmulator
 from emulators.smtp import MailSink
 from providers.retry import RetryPolicy
 from sync.config import parse_settings
-from sync.cycle import Runtime, run_cycle
+from sync.cycle import run_cycle
 from sync.daemon import Daemon
 from sync.notify.smtp import SmtpMailer
-from sync.runtime import build_runtime
+from sync.runtime import Runtime, build_runtime
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

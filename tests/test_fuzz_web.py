@@ -32,14 +32,13 @@ from sqlalchemy import func, select, update
 from werkzeug.test import TestResponse
 
 from sync.agenda import auth
-from sync.agenda.pages import AgendaDeps
+from sync.agenda.deps import AgendaDeps
 from sync.agenda.store import ensure_pair
 from sync.config import parse_settings
-from sync.cycle import Runtime
 from sync.daemon import Daemon
 from sync.ops import ops_blueprint
 from sync.push import channel_token, client_state, push_blueprint
-from sync.runtime import build_runtime
+from sync.runtime import Runtime, build_runtime
 from sync.store.models import AgendaItemRow, AgendaSessionRow, CalendarRow, OutboxRow, PushChannelRow
 from sync.web import agenda_deps, create_app
 

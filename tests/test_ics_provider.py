@@ -15,8 +15,8 @@ from emulators.ics_feed import IcsFeedServer
 from providers.ics import IcsFeed, IcsFeedProvider
 from providers.retry import RetryPolicy
 from sync.config import ConfigError, parse_settings
-from sync.cycle import Runtime, run_cycle
-from sync.runtime import build_providers, build_runtime
+from sync.cycle import run_cycle
+from sync.runtime import Runtime, build_providers, build_runtime
 from sync.store.events import load_events
 from sync.store.models import CalendarRow
 

@@ -20,10 +20,9 @@ from waitress.server import create_server
 from emulators.google import GoogleCalendarEmulator
 from emulators.graph import GraphEmulator
 from sync.config import parse_settings
-from sync.cycle import Runtime
 from sync.daemon import Daemon
 from sync.push import channel_token, client_state, ensure_google_channels, ensure_push, push_blueprint
-from sync.runtime import build_runtime
+from sync.runtime import Runtime, build_runtime
 from sync.store.models import FindingRow, PushChannelRow
 
 SECRET = b"test-push-secret"

@@ -20,11 +20,11 @@ from views_fixtures import NOW, SECRET_DESCRIPTION, SECRET_TITLE, org_settings, 
 
 from sync.agenda.store import add_item
 from sync.config import parse_settings
-from sync.cycle import Runtime, run_cycle
+from sync.cycle import run_cycle
 from sync.digest import digest_job
 from sync.notify.inline import images_from_json
 from sync.orgpage import org_blueprint, org_deps
-from sync.runtime import build_runtime
+from sync.runtime import Runtime, build_runtime
 from sync.store.models import AgendaPairRow, OutboxRow
 from sync.timeline import SCALE, size
 from sync.web import WebServer, agenda_deps, create_app

@@ -15,7 +15,9 @@ from sync.agenda.first_meeting import is_new_pair
 from sync.agenda.markdown_backend import file_for
 from sync.agenda.store import Forgotten, ensure_pair, forget_person, page_url, pairs_of, rotate
 from sync.agenda.writeback import Decision, Skipped, WritebackReport, find_targets, link_title
-from sync.cycle import Runtime, evaluation_context
+from sync.directory.sources import config_directory
+from sync.evaluation import evaluation_context
+from sync.runtime import Runtime
 from sync.store.events import load_events
 from sync.store.models import AgendaPairRow, AgendaWriteRow
 
@@ -86,7 +88,7 @@ def status(runtime: Runtime) -> list[PairStatus]:
 
 def rotate_pages(runtime: Runtime, people: list[str], *, everything: bool, now: datetime) -> list[tuple[str, str, str]]:
     """New page ids for the chosen pairs: a page id, a person (all their pairs) or a manager and a report."""
-    canonical = runtime.settings.directory_model().canonical
+    canonical = config_directory(runtime.settings).canonical
     chosen: list[AgendaPairRow] = []
     with runtime.db.session() as session:
         if everything:
@@ -104,7 +106,7 @@ def rotate_pages(runtime: Runtime, people: list[str], *, everything: bool, now: 
 
 def forget(runtime: Runtime, person: str) -> Forgotten:
     """Delete the person's notes from the store and, with the Markdown backend, their pairs' files."""
-    canonical = runtime.settings.directory_model().canonical
+    canonical = config_directory(runtime.settings).canonical
     agenda = runtime.settings.agenda
     with runtime.db.session() as session:
         pairs = [(p.manager, p.report) for p in pairs_of(session, canonical(person))]

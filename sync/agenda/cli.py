@@ -13,7 +13,7 @@ from rich.table import Table
 from sync.config import Settings
 
 if TYPE_CHECKING:
-    from sync.cycle import Runtime
+    from sync.runtime import Runtime
 
 Load = Callable[[argparse.Namespace], Settings]
 

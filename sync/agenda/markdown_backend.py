@@ -25,7 +25,7 @@ from sync.agenda.views import template_helpers
 from sync.store.models import AgendaPairRow
 
 if TYPE_CHECKING:
-    from sync.cycle import Runtime
+    from sync.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ def exporter(runtime: Runtime) -> Callable[[int], None]:
     def export(pair_id: int) -> None:
         from sync.agenda.meetings import pair_history, zone_of
         from sync.agenda.page import build_page
-        from sync.cycle import evaluation_context
+        from sync.evaluation import evaluation_context
 
         settings = runtime.settings
         folder = settings.agenda.markdown_dir

@@ -12,7 +12,6 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from flask import Blueprint, make_response, redirect, render_template, request
 from sqlalchemy import delete, select, update
@@ -20,11 +19,9 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from sync.agenda import auth
+from sync.agenda.deps import AgendaDeps
 from sync.agenda.oidc import Login, OidcClient, OidcRefused, OidcUnavailable
 from sync.store.models import AgendaOidcLoginRow
-
-if TYPE_CHECKING:
-    from sync.agenda.pages import AgendaDeps
 
 log = logging.getLogger(__name__)
 

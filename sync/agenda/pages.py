@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask import Blueprint, abort, make_response, redirect, render_template, request
@@ -18,43 +17,19 @@ from werkzeug.wrappers import Response
 
 from rules.address import address_or_none
 from sync.agenda import auth, oidc_routes
+from sync.agenda.deps import AgendaDeps
 from sync.agenda.first_meeting import MORE_QUESTIONS_URL, NOT_A_STATUS_UPDATE, QUESTIONS, STANDING_TOPICS
-from sync.agenda.meetings import ContextFor, pair_history, zone_of
-from sync.agenda.oidc import OidcClient
+from sync.agenda.meetings import pair_history, zone_of
 from sync.agenda.page import anchor_for, build_page
 from sync.agenda.store import ITEM_ERRORS, ItemError, add_item, delete_item, edit_item, items_of, pair_by_page, set_done
 from sync.agenda.views import template_helpers
 from sync.notify.render import display_name
-from sync.store.db import Database
 from sync.store.models import AgendaPairRow
 
 log = logging.getLogger(__name__)
 
 # Row ids are 32-bit on PostgreSQL: a larger id in a URL names no item (404), never a database error.
 ITEM_ID = "<int(max=2147483647):item_id>"
-
-
-@dataclass
-class AgendaDeps:
-    """What the pages need from the daemon; built by `sync.web` from the runtime."""
-
-    db: Database
-    clock: Callable[[], datetime]
-    context_for: ContextFor
-    base_url: str
-    secret: str
-    sender_domain: str
-    default_zone: str = "UTC"
-    signin_minutes: int = 15
-    session_days: int = 30
-    canonical: Callable[[str], str] = str.lower
-    deliver: Callable[[int], None] | None = None  # send one outbox row now (a sign-in link)
-    on_change: Callable[[int], None] | None = None  # after an edit (the Markdown backend re-exports)
-    oidc: OidcClient | None = None  # sign-in through Google / Entra ID instead of emailed links
-
-    @property
-    def secure(self) -> bool:
-        return self.base_url.startswith("https://")
 
 
 def create_blueprint(deps: AgendaDeps) -> Blueprint:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from providers.base import AgendaWriter, Provider
+from providers.caldav import CalDavProvider
+from providers.caldav_writeback import CalDavAgendaWriter
 from providers.google import GoogleCalendarProvider
 from providers.google_writeback import GoogleAgendaWriter
 from providers.outlook import OutlookProvider
@@ -18,4 +20,6 @@ def agenda_writers(providers: Iterable[Provider]) -> dict[str, AgendaWriter]:
             writers[provider.name] = GoogleAgendaWriter(provider)
         elif isinstance(provider, OutlookProvider):
             writers[provider.name] = GraphAgendaWriter(provider.client)
+        elif isinstance(provider, CalDavProvider):  # ICS feeds are read-only: no writer
+            writers[provider.name] = CalDavAgendaWriter(provider)
     return writers

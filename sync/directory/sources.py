@@ -8,22 +8,21 @@ pairs (and, in YAML, optionally people), so someone missing from it has merely s
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import yaml
 from pydantic import ValidationError
 
 from providers.directory import DirectoryError, DirectoryPerson
 from rules.address import address_or_none
-from rules.model import Pair, normalize_email
-from sync.config import ConfigError, PairEntry, load_directory_csv
-
-if TYPE_CHECKING:
-    from sync.config import Settings
+from rules.model import Directory, Pair, normalize_email
+from sync.clients import build_graph_client
+from sync.config import ConfigError, PairEntry, Settings
 
 
 class PeopleReader(Protocol):
@@ -166,7 +165,6 @@ def build_reader(settings: Settings) -> PeopleReader:
         )
     if source == "entra":
         from providers.entra_directory import EntraDirectoryReader
-        from sync.runtime import build_graph_client
 
         return EntraDirectoryReader(build_graph_client(settings), page_size=settings.directory.entra.page_size)
     raise ValueError(f"source {source} has no reader")
@@ -186,3 +184,52 @@ def fetch_snapshot(settings: Settings, now: datetime, reader: PeopleReader | Non
         people = (reader or build_reader(settings)).people()
         snapshot = from_people(people, source, now)
     return with_overrides(snapshot, directory.pairs)
+
+
+def load_directory_csv(path: Path) -> list[PairEntry]:
+    """`manager,report[,start_date]` per line; a header line is allowed."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"directory.file: cannot read {path}: {exc.strerror}") from exc
+    entries: list[PairEntry] = []
+    for number, row in enumerate(csv.reader(text.splitlines()), start=1):
+        cells = [c.strip() for c in row]
+        if not cells or not any(cells) or cells[0].startswith("#"):
+            continue
+        if number == 1 and cells[0].lower() == "manager":
+            continue
+        if len(cells) < 2 or address_or_none(cells[0]) is None or address_or_none(cells[1]) is None:
+            raise ConfigError(f"directory.file {path} line {number}: expected manager,report[,start_date]")
+        try:
+            start = date.fromisoformat(cells[2]) if len(cells) > 2 and cells[2] else None
+        except ValueError as exc:
+            raise ConfigError(f"directory.file {path} line {number}: start_date must be YYYY-MM-DD") from exc
+        entries.append(PairEntry(manager=cells[0], report=cells[1], start=start))
+    return entries
+
+
+def config_directory(settings: Settings) -> Directory:
+    """The directory from the config alone (`pairs`, and `file` for source file); the daemon uses the
+    stored one (sync/directory) once a refresh has succeeded."""
+    entries = list(settings.directory.pairs)
+    if settings.directory.file and settings.directory.resolved_source == "file":
+        entries.extend(load_directory_file(settings.directory.file).entries)
+    aliases = {normalize_email(k): normalize_email(v) for k, v in settings.directory.aliases.items()}
+    pairs = {
+        (normalize_email(e.manager), normalize_email(e.report)): Pair(
+            manager=normalize_email(e.manager),
+            report=normalize_email(e.report),
+            start=e.start,
+            source="config",
+        )
+        for e in entries
+    }
+    manager_of = {p.report: p.manager for p in pairs.values()}
+    return Directory(
+        pairs=tuple(pairs.values()),
+        domains=tuple(d.lower() for d in settings.directory.domains),
+        aliases=aliases,
+        manager_of=manager_of,
+        configured=settings.directory.resolved_source != "config",
+    )

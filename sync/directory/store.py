@@ -11,19 +11,18 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rules.model import Directory, FindingStatus, Pair, normalize_email
 from sync.config import ConfigError, Settings
 from sync.directory.lifecycle import RefreshPlan
-from sync.directory.sources import DirectorySnapshot
-from sync.store.models import DirectoryPairRow, DirectoryPersonRow, DirectoryStateRow, FindingRow, OutboxRow
+from sync.directory.sources import DirectorySnapshot, config_directory
+from sync.store.models import DirectoryPairRow, DirectoryPersonRow, DirectoryStateRow, FindingRow
 
 log = logging.getLogger(__name__)
 
 STATE = "directory"
-SUPPRESSED = "suppressed"
 
 
 def state_row(session: Session) -> DirectoryStateRow | None:
@@ -68,7 +67,7 @@ def canonical_for(settings: Settings) -> Callable[[str], str]:
 
 def _config_directory(settings: Settings) -> Directory:
     try:
-        return settings.directory_model()
+        return config_directory(settings)
     except ConfigError as exc:  # a broken file: judge nothing rather than guess pairs from organizers
         log.error("directory: %s; no pair is judged until it is fixed", exc)
         return Directory(
@@ -82,7 +81,7 @@ def directory_in_force(session: Session, settings: Settings) -> Directory:
     """What the rules judge: the stored pairs in force (config, file, Google or Entra), aliases and domains."""
     config = settings.directory
     if config.resolved_source == "config" and not config.pairs:
-        return settings.directory_model()  # no directory at all: organizers are managers (rules.unknown_pairs)
+        return config_directory(settings)  # no directory at all: organizers are managers (rules.unknown_pairs)
     state = state_row(session)
     if state is None or state.last_success_at is None:
         return _config_directory(settings)
@@ -174,18 +173,3 @@ def apply_plan(
 
 def departed(session: Session) -> set[str]:
     return set(session.scalars(select(DirectoryPersonRow.address).where(DirectoryPersonRow.active.is_(False))))
-
-
-def suppress_departed(session: Session, now: datetime) -> int:
-    """Pending emails to people who left are never sent: marked `suppressed` (warnings, nudges, sign-in links)."""
-    gone = select(DirectoryPersonRow.address).where(DirectoryPersonRow.active.is_(False))
-    result = session.execute(
-        update(OutboxRow)
-        .where(OutboxRow.status == "pending", OutboxRow.recipient.in_(gone))
-        .values(status=SUPPRESSED, last_error="not sent: the recipient has left (directory)", claimed_until=None)
-        .execution_options(synchronize_session=False)
-    )
-    count = int(getattr(result, "rowcount", 0) or 0)
-    if count:
-        log.info("directory: %d email(s) to people who left were suppressed (%s)", count, now.isoformat())
-    return count

@@ -20,15 +20,15 @@ from sqlalchemy.orm import Session
 
 from rules.model import FindingStatus
 from sync.crash import CrashPlan
-from sync.directory.store import suppress_departed
 from sync.notify.queue import Message, queue_message
 from sync.notify.render import render_warning
 from sync.store.db import Database
-from sync.store.models import FindingRow, OutboxRow
+from sync.store.models import DirectoryPersonRow, FindingRow, OutboxRow
 
 log = logging.getLogger(__name__)
 
 CLAIM_SECONDS = 300
+SUPPRESSED = "suppressed"
 
 
 class DeliveryError(Exception):
@@ -116,6 +116,21 @@ def _claim(db: Database, now: datetime, worker: str) -> OutboxRow | None:
         session.flush()
         session.expunge(row)
         return row
+
+
+def suppress_departed(session: Session, now: datetime) -> int:
+    """Pending emails to people who left are never sent: marked `suppressed` (warnings, nudges, sign-in links)."""
+    gone = select(DirectoryPersonRow.address).where(DirectoryPersonRow.active.is_(False))
+    result = session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.status == "pending", OutboxRow.recipient.in_(gone))
+        .values(status=SUPPRESSED, last_error="not sent: the recipient has left (directory)", claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    count = int(getattr(result, "rowcount", 0) or 0)
+    if count:
+        log.info("directory: %d email(s) to people who left were suppressed (%s)", count, now.isoformat())
+    return count
 
 
 def deliver_pending(

@@ -1,0 +1,55 @@
+"""What the rules are judged on, read from the store: the evaluation context and the stored events.
+
+The cycle, the agenda pages, the reports and the org page all judge through here, so they see one
+truth: the same directory, pauses, zones and stale calendars.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rules.engine import Evaluation, evaluate
+from rules.model import EvaluationContext, Pause
+from sync.calendars import stale_calendars
+from sync.config import Settings
+from sync.directory.store import directory_in_force
+from sync.store.events import load_events
+from sync.store.models import CalendarRow, PairSeenRow, PauseRow
+
+
+def evaluation_context(session: Session, settings: Settings, now: datetime) -> EvaluationContext:
+    rows = session.scalars(select(CalendarRow)).all()
+    zones = {row.calendar: row.time_zone for row in rows if row.time_zone}
+    pauses = tuple(
+        Pause(manager=p.manager, report=p.report, until=p.until, since=p.since)
+        for p in session.scalars(select(PauseRow))
+    )
+    first_seen = {(p.manager, p.report): p.first_seen for p in session.scalars(select(PairSeenRow))}
+    return EvaluationContext(
+        now=now,
+        default_time_zone=settings.time_zone,
+        pair_first_seen=first_seen,
+        settings=settings.rule_settings(),
+        directory=directory_in_force(session, settings),
+        pauses=pauses,
+        stale_calendars=stale_calendars(session, now, timedelta(seconds=settings.poll_interval_seconds)),
+        watched_calendars=frozenset(row.calendar for row in rows),
+        time_zones=zones,
+    )
+
+
+def remember_pairs(session: Session, context: EvaluationContext, evaluation: Evaluation) -> None:
+    """A pair's start, when nothing else says, is the day oneonone first saw it (directory or calendar)."""
+    known = set(context.pair_first_seen)
+    today = context.now.date()
+    candidates = {p.key for p in context.directory.pairs if p.start is None} | set(evaluation.judged_pairs)
+    for manager, report in sorted(candidates - known):
+        session.add(PairSeenRow(manager=manager, report=report, first_seen=today))
+
+
+def evaluate_store(session: Session, settings: Settings, now: datetime) -> tuple[Evaluation, EvaluationContext]:
+    context = evaluation_context(session, settings, now)
+    return evaluate(load_events(session), context), context
