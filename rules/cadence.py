@@ -96,7 +96,7 @@ def gap_findings(history: PairHistory, settings: RuleSettings, cancellation_keys
                 f"— the house rule is at most {limit}. Book one now.",
                 explanation=f"{days} days have passed in {history.time_zone} since {_since(ref, history)}"
                 f"{_not_counting(away)}, and no 1:1 was held since; "
-                f"the limit is rules.max_gap_days = {limit}. It was broken on {show_day(breach)}.",
+                f"the house rule is at most {limit} days between 1:1s. It was broken on {show_day(breach)}.",
                 occurrence=ref.start if ref.held else None,
                 notify_at=midnight(breach, tz),
                 details={
@@ -166,8 +166,7 @@ def _gap_ahead(
         message=message,
         explanation=f"Counting calendar days in {history.time_zone} from {_since(ref, history)} to "
         f"{'the next scheduled 1:1' if upcoming else f'the end of the {settings.horizon_days}-day horizon'}"
-        f"{_not_counting(away)}: {days} days, more than rules.max_gap_days = "
-        f"{limit}. " + " ".join(why),
+        f"{_not_counting(away)}: {days} days, more than the {limit} days the house rule allows. " + " ".join(why),
         occurrence=ref.start if ref.held else None,
         notify_at=None if covered or superseded else base,
         details={

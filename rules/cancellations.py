@@ -64,18 +64,21 @@ def _finding(occurrence: Occurrence, history: PairHistory, settings: RuleSetting
     what = _what(occurrence, history)
     late = f" — a late cancellation, less than {settings.late_cancellation_hours} h before the start"
     seen = occurrence.cancellation_seen_at
-    message = (
-        f"Your 1:1 with {report} on {show_day(day)} was {what} and has not been rescheduled — reschedule, don't cancel."
-    )
+    if occurrence.cancellation == "declined" and occurrence.cancelled_by == report:
+        # The report said no: the manager did not cancel, so "don't cancel" would be the wrong advice.
+        message = f"Your 1:1 with {report} on {show_day(day)} was {what} and no other time was found."
+    else:
+        message = (
+            f"Your 1:1 with {report} on {show_day(day)} was {what} and has not been rescheduled"
+            " — reschedule, don't cancel."
+        )
     explanation = (
         f"The 1:1 slot of {show_time(occurrence.original_start, tz)} ({history.time_zone}) was {what}"
         f"{late if occurrence.late_cancellation else ''}. "
         f"No replacement 1:1 with {report} was found from {show_day(first)} to {show_day(last)}: "
-        f"a replacement must start within {window} days of the slot (rules.reschedule_window_days = "
-        f"{settings.reschedule_window_days}, kept below the {history.cadence_days}-day cadence). "
-        f"A warning goes out {settings.reschedule_grace_hours} h (rules.reschedule_grace_hours) after the "
-        "cancellation was first seen or after the slot's start, whichever comes first; "
-        "a replacement booked later resolves it."
+        f"a replacement counts when it starts within {window} days of the slot. "
+        f"This warning comes {settings.reschedule_grace_hours} hours after the cancellation was first seen "
+        "(or after the slot's start, if that was earlier); a replacement booked later still resolves it."
     )
     details = {
         "occurrence": iso_utc(occurrence.original_start),

@@ -48,7 +48,7 @@ def _short_series(history: PairHistory, settings: RuleSettings, key: str, short:
         message=f"Your recurring 1:1 with {history.pair.report} is {minutes} minutes long; "
         f"the house minimum is {settings.min_duration_minutes}.",
         explanation=f"All {len(short)} of its slots from {show_date(short[0].start, history.tz)} on are scheduled "
-        f"for under rules.min_duration_minutes = {settings.min_duration_minutes}. Digest only.",
+        f"for less than the house minimum of {settings.min_duration_minutes} minutes. Shown in the weekly digest only.",
         occurrence=short[-1].original_start,
         digest_only=True,
         details={"duration_minutes": str(minutes), "min_duration_minutes": str(settings.min_duration_minutes)},
@@ -65,8 +65,8 @@ def _short_one(history: PairHistory, settings: RuleSettings, occurrence: Occurre
         message=f"Your 1:1 with {history.pair.report} on {show_date(occurrence.start, history.tz)} "
         f"is {minutes} minutes long; the house minimum is {settings.min_duration_minutes}.",
         explanation=f"The 1:1 at {show_time(occurrence.start, history.tz)} ({history.time_zone}) is "
-        f"scheduled for {minutes} minutes, under rules.min_duration_minutes = "
-        f"{settings.min_duration_minutes}. Digest only.",
+        f"scheduled for {minutes} minutes, less than the house minimum of {settings.min_duration_minutes}. "
+        "Shown in the weekly digest only.",
         occurrence=occurrence.original_start,
         digest_only=True,
         details={"duration_minutes": str(minutes), "min_duration_minutes": str(settings.min_duration_minutes)},
@@ -89,10 +89,10 @@ def churn_findings(history: PairHistory, settings: RuleSettings) -> list[Finding
             key=iso_utc(churned[0].original_start),
             message=f"{len(churned)} of your last {len(recent)} 1:1s with {report} were moved or replaced; "
             "a steady slot is part of the deal.",
-            explanation=f"Of the {len(recent)} most recent slots (rules.churn_window = {settings.churn_window}), "
-            f"{len(churned)} were moved or replaced (rules.churn_moves = {settings.churn_moves}): "
+            explanation=f"Of the {len(recent)} most recent slots, {len(churned)} were moved or replaced "
+            f"({settings.churn_moves} or more is churn): "
             + ", ".join(show_date(o.original_start, history.tz) for o in churned)
-            + ". Digest only.",
+            + ". Shown in the weekly digest only.",
             occurrence=churned[0].original_start,
             digest_only=True,
             details={

@@ -271,6 +271,7 @@ def run_cycle(
             default_zone=settings.time_zone,
             observe=settings.notify.mode == "observe",
             opt_out=frozenset(settings.notify.opt_out),
+            base_url=settings.web.base_url,
         )
         report.escalations = enqueue_escalations(session, settings, context, now)
     runtime.crash.hit("after_findings")

@@ -22,7 +22,7 @@ from sync.findings import finding_as_dict, finding_rows
 from sync.notify.smtp import SmtpMailer
 from sync.runtime import Runtime, build_runtime
 from sync.store.events import load_events
-from sync.store.models import CalendarRow
+from sync.store.models import AgendaPairRow, CalendarRow
 
 START = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 FIRST = START - timedelta(weeks=6, days=START.weekday()) + timedelta(hours=9 - START.hour)  # a Monday, 09:00 UTC
@@ -313,3 +313,19 @@ def test_a_cycle_that_judges_only_what_changed_still_reports_every_open_finding(
     assert open_now and first.open_findings == len(open_now)
     quiet = world.cycle()  # nothing changed: no pair is re-judged
     assert quiet.evaluated != "all" and quiet.open_findings == len(open_now)
+
+
+def test_a_warning_links_to_the_pairs_page_and_speaks_in_numbers_not_setting_names(world: World) -> None:
+    weekly_one_on_one(world.emulator, FIRST, zone="UTC")
+    world.emulator.delete_event(ALICE, instance_id("weekly0001", last_slot_before(START - timedelta(days=1))))
+    world.cycle()
+    (mail,) = world.sink.messages
+    with world.runtime.db.session() as session:
+        page = session.query(AgendaPairRow).filter_by(manager=ALICE, report=BOB).one().page_id
+    link = f"{world.runtime.settings.web.base_url}/a/{page}"
+    text = mail.get_body(("plain",)).get_content()
+    html = mail.get_body(("html",)).get_content()
+    assert link in text and f'href="{link}"' in html
+    for body in (text, html):
+        assert "rules." not in body and "_days" not in body and "_hours" not in body  # no setting names
+        assert "Book a replacement by " in body  # what to do, with the day to do it by

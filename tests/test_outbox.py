@@ -66,7 +66,7 @@ def test_one_email_per_manager_names_each_report_and_what_to_do(db: Database, si
     html = mail.get_body(("html",)).get_content()
     for body in (text, html):
         assert "Bob Jones" in body and "Carol" in body
-        assert "Reschedule it, don't cancel it" in body or "Reschedule it, don&#39;t cancel it" in body
+        assert "Book a replacement" in body  # what to do, fitted to a cancellation
     assert "Mon 13 Jan 2025, 10:00 CET" in text  # the manager's zone
 
 
@@ -171,3 +171,21 @@ def test_resolved_findings_are_kept_and_a_reopened_one_is_not_emailed_again(db: 
         assert s.query(FindingRow).one().status == "resolved"
     assert _cycle(db, sink, [finding], NOW + timedelta(hours=2)) == 0
     assert len(sink.messages) == 1
+
+
+def test_a_report_who_declined_is_not_a_cancellation_to_scold_the_manager_for(db: Database, sink: MailSink) -> None:
+    declined = Finding(
+        rule="cancelled-without-reschedule",
+        manager=ALICE,
+        report=BOB,
+        key="2025-01-13T09:00:00Z",
+        occurrence=datetime(2025, 1, 13, 9, tzinfo=UTC),
+        message="Your 1:1 with Bob on Mon 13 Jan 2025 was declined by Bob and no other time was found.",
+        explanation="No replacement was found.",
+        notify_at=NOW,
+        details={"how": "declined", "cancelled_by": BOB, "replacement_looked_for": "2025-01-07/2025-01-19"},
+    )
+    _cycle(db, sink, [declined])
+    (mail,) = sink.messages
+    text = mail.get_body(("plain",)).get_content()
+    assert "Bob Jones declined: ask Bob for a time that works for you both, and book it by Sun 19 Jan." in text

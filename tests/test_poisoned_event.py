@@ -8,6 +8,7 @@ The daemon judges everyone else exactly as before, and the admin is told which e
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -118,12 +119,16 @@ def others(findings: Findings) -> Findings:
 
 
 def mails_to_managers(sink: MailSink) -> list[tuple[str, str, str, str]]:
-    """The warnings about every pair but the poisoned one (Maria / Pia), in full."""
+    """The warnings about every pair but the poisoned one (Maria / Pia), in full (each install draws its own
+    random agenda page ids: those are masked)."""
     return sorted(
-        (m["To"], m["Message-ID"], m["Subject"], m.get_body(("plain",)).get_content())
+        (m["To"], m["Message-ID"], m["Subject"], PAGE.sub("/a/PAGE", m.get_body(("plain",)).get_content()))
         for m in sink.messages
         if m["To"] != ADMIN and "Pia" not in m["Subject"]
     )
+
+
+PAGE = re.compile(r"/a/[A-Za-z0-9_-]+")
 
 
 @pytest.mark.timeout(120)

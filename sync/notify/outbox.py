@@ -23,7 +23,7 @@ from sync.crash import CrashPlan
 from sync.notify.queue import Message, queue_message
 from sync.notify.render import render_warning
 from sync.store.db import Database
-from sync.store.models import DirectoryPersonRow, FindingRow, OutboxRow
+from sync.store.models import AgendaPairRow, DirectoryPersonRow, FindingRow, OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,10 @@ def enqueue_warnings(
     default_zone: str,
     observe: bool = False,
     opt_out: frozenset[str] = frozenset(),
+    base_url: str | None = None,
 ) -> int:
-    """Queue one email per manager for the findings that are due; returns how many were queued."""
+    """Queue one email per manager for the findings that are due; returns how many were queued. With
+    `base_url`, each report's line links to the pair's 1:1 page, where the manager can act."""
     due = session.scalars(
         select(FindingRow)
         .where(
@@ -82,9 +84,18 @@ def enqueue_warnings(
         if row.manager not in opt_out:
             by_manager[row.manager].append(row)
     queued = 0
+    pages: dict[tuple[str, str], str] = {}
+    if base_url and by_manager:
+        found = session.execute(
+            select(AgendaPairRow.manager, AgendaPairRow.report, AgendaPairRow.page_id).where(
+                AgendaPairRow.manager.in_(sorted(by_manager))
+            )
+        )
+        pages = {(m, r): f"{base_url.rstrip('/')}/a/{page}" for m, r, page in found}
     for manager, rows in by_manager.items():
         zone = zones.get(manager, default_zone)
-        mail = render_warning(manager, rows, zone)
+        links = {report: url for (m, report), url in pages.items() if m == manager}
+        mail = render_warning(manager, rows, zone, links)
         identities = [f"{r.rule}|{r.report}|{r.key}" for r in rows]
         message = Message("warning", manager, identities, mail.subject, mail.text, mail.html)
         outbox = queue_message(session, message, now, sender_domain=sender_domain, observe=observe)

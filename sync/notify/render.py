@@ -8,9 +8,9 @@ addresses and dates only, and CR/LF is stripped from anything that could reach o
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -78,28 +78,57 @@ def local_time(value: datetime | None, zone: str) -> str:
     return value.astimezone(ZoneInfo(zone)).strftime("%a %d %b %Y, %H:%M %Z")
 
 
-def render_warning(manager: str, findings: Sequence[FindingRow], zone: str) -> RenderedMail:
+def _day(value: str) -> str:
+    return date.fromisoformat(value).strftime("%a %d %b")
+
+
+def advice_for(finding: FindingRow) -> str:
+    """What to do, fitted to the cause: a report's decline, an ended series, a date to book by."""
+    details, name = finding.details or {}, display_name(finding.report)
+    if finding.rule == "cancelled-without-reschedule":
+        last = str(details.get("replacement_looked_for", "")).partition("/")[2]
+        by = f" by {_day(last)}" if last else ""
+        if details.get("how") == "declined" and details.get("cancelled_by") == finding.report:
+            return f"{name} declined: ask {name.split()[0]} for a time that works for you both, and book it{by}."
+        return f"Book a replacement{by}: a moved 1:1 is fine, a cancelled one is not."
+    if finding.rule == "cadence-gap-ahead" and details.get("series_ended") == "true":
+        return f"Your recurring 1:1 with {name} has ended: set up a new weekly one."
+    if finding.rule == "cadence-gap-ahead" and details.get("book_by"):
+        return f"Add a 1:1 with {name.split()[0]} by {_day(str(details['book_by']))}."
+    return ADVICE.get(finding.rule, "")
+
+
+def render_warning(
+    manager: str, findings: Sequence[FindingRow], zone: str, pages: Mapping[str, str] | None = None
+) -> RenderedMail:
+    """One email for a manager's due findings; `pages` links each report's 1:1 page (by report)."""
     items = [
         {
             "rule": f.rule,
             "title": TITLES.get(f.rule, f.rule),
             "report": f.report,
             "report_name": display_name(f.report),
-            "when": local_time(f.occurrence, zone),
-            "message": f.message,
-            "explanation": f.explanation,
-            "advice": ADVICE.get(f.rule, ""),
+            # A gap's occurrence is the last 1:1 held: "since" it, not "on" it.
+            "when": ("last 1:1 " if f.rule.startswith("cadence-gap") and f.occurrence else "")
+            + local_time(f.occurrence, zone),
+            # The rules name people by address; a person reads a name.
+            "message": f.message.replace(f.report, display_name(f.report)),
+            "explanation": f.explanation.replace(f.report, display_name(f.report)),
+            "advice": advice_for(f),
+            "page": (pages or {}).get(f.report),
         }
         for f in findings
     ]
     if len(items) == 1:
         item = items[0]
-        when = f" ({local_time(findings[0].occurrence, zone).split(',')[0]})" if findings[0].occurrence else ""
+        day = local_time(findings[0].occurrence, zone).split(",")[0] if findings[0].occurrence else ""
+        # A gap's occurrence is the last 1:1 held: the subject says "since" it, not "on" it.
+        when = (f" since {day}" if findings[0].rule.startswith("cadence-gap") else f" ({day})") if day else ""
         subject = f"1:1 with {item['report_name']}: {item['title']}{when}"
     else:
-        reports = sorted({i["report_name"] for i in items})
+        reports = sorted({str(i["report_name"]) for i in items})
         subject = f"{len(items)} of your 1:1s need attention ({', '.join(reports)})"
-    context = {"manager_name": display_name(manager), "items": items, "zone": zone}
+    context = {"manager_name": display_name(manager).split()[0], "items": items, "zone": zone}
     return RenderedMail(
         subject=one_line(subject),
         text=_env.get_template("warning.txt").render(context),
