@@ -277,10 +277,10 @@ def run_cycle(
     runtime.crash.hit("after_findings")
     write_markdown(agenda)
     report.agenda = write_links(runtime.db, settings, runtime.writers, agenda.targets, now, crash=runtime.crash.hit)
-    if runtime.send is not None:
+    if runtime.delivery():
         report.delivery = deliver_pending(
             runtime.db,
-            runtime.send,
+            runtime.delivery(),
             now,
             worker=runtime.worker,
             max_attempts=settings.notify.max_attempts,

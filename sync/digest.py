@@ -257,10 +257,10 @@ def digest_job(runtime: Runtime) -> Callable[[], int]:
                 return 0
             now = runtime.clock()
             queued = queue_digests(runtime.db, runtime.settings, now)
-        if queued and runtime.send is not None:
+        if queued and runtime.delivery():
             deliver_pending(
                 runtime.db,
-                runtime.send,
+                runtime.delivery(),
                 now,
                 worker=runtime.worker,
                 max_attempts=runtime.settings.notify.max_attempts,

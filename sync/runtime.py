@@ -24,13 +24,12 @@ from sync.config import ConfigError, Settings
 from sync.crash import CrashPlan
 from sync.directory.calendars import DirectoryCalendars, directory_calendars, follow_directory
 from sync.metrics import Metrics
+from sync.notify.channel import EMAIL, Send
 from sync.notify.graph_mail import GraphMailer
 from sync.notify.smtp import SmtpMailer
 from sync.store.db import Database
-from sync.store.models import OutboxRow
 
 Clock = Callable[[], datetime]
-Send = Callable[[OutboxRow], None]
 
 
 @dataclass
@@ -41,7 +40,7 @@ class Runtime:
     db: Database
     providers: Sequence[Provider]
     clock: Clock
-    send: Send | None = None
+    send: Send | None = None  # the email channel
     worker: str = "worker"
     concurrency: int = 8
     lease: timedelta = timedelta(minutes=2)
@@ -51,6 +50,12 @@ class Runtime:
     metrics: Metrics | None = None
     # When this process last judged every pair; cycles in between judge only what changed.
     last_full_evaluation: datetime | None = None
+    # Channels besides email, by name (sync/notify/channel.py); each delivers the rows queued for it.
+    channels: dict[str, Send] = field(default_factory=dict)
+
+    def delivery(self) -> dict[str, Send]:
+        """Every channel this process delivers, by name (none: delivery is left to another process)."""
+        return {**({EMAIL: self.send} if self.send is not None else {}), **self.channels}
 
 
 def utc_now() -> datetime:

@@ -98,3 +98,26 @@ def test_the_rules_import_nothing_but_the_rules() -> None:
 def test_the_circle_finder_finds_a_circle() -> None:
     """The check above cannot pass by finding nothing: a made-up loop is reported."""
     assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def _constructs(path: Path, name: str) -> bool:
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    return any(
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name
+        for node in ast.walk(tree)
+    )
+
+
+def test_only_queue_message_makes_an_outbox_row() -> None:
+    """One way into the outbox, so the same message is never queued twice (sync/notify/queue.py)."""
+    makers = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "sync").rglob("*.py") if _constructs(p, "OutboxRow"))
+    assert makers == ["sync/notify/queue.py"]
+
+
+def test_no_room_of_sync_outgrows_a_reading() -> None:
+    """Small modules: a file past ~400 lines holds more than one job (the store's table list is the one
+    that comes closest)."""
+    sizes = {
+        str(p.relative_to(ROOT)): len(p.read_text(encoding="utf-8").splitlines()) for p in (ROOT / "sync").rglob("*.py")
+    }
+    assert {path: lines for path, lines in sizes.items() if lines > 450} == {}

@@ -189,3 +189,24 @@ def test_a_report_who_declined_is_not_a_cancellation_to_scold_the_manager_for(db
     (mail,) = sink.messages
     text = mail.get_body(("plain",)).get_content()
     assert "Bob Jones declined: ask Bob for a time that works for you both, and book it by Sun 19 Jan." in text
+
+
+def test_each_row_goes_to_its_own_channel_and_waits_for_a_process_that_has_it(db: Database, sink: MailSink) -> None:
+    from sync.notify.channel import FakeChannel
+    from sync.notify.queue import Message, queue_message
+
+    chat = FakeChannel(name="chat")
+    with db.session() as s:
+        queue_message(s, Message("warning", ALICE, ["mail"], "s", "t", "<p>t</p>"), NOW, sender_domain="example.com")
+        queue_message(
+            s,
+            Message("warning", ALICE, ["chat"], "s", "t", "<p>t</p>", channel="chat"),
+            NOW,
+            sender_domain="example.com",
+        )
+    assert deliver_pending(db, _mailer(sink).send, NOW).sent == 1  # email only: the chat row waits
+    assert len(sink.messages) == 1 and chat.sent == []
+    chat.refuse = 1
+    assert deliver_pending(db, {"email": _mailer(sink).send, "chat": chat.send}, NOW).deferred == 1
+    assert deliver_pending(db, {"email": _mailer(sink).send, "chat": chat.send}, NOW + timedelta(hours=1)).sent == 1
+    assert [r.channel for r in chat.sent] == ["chat"] and len(sink.messages) == 1

@@ -16,7 +16,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
-from sync.notify.outbox import CLAIM_SECONDS, DeliveryError, suppress_departed
+from sync.notify.channel import DeliveryError
+from sync.notify.outbox import CLAIM_SECONDS, suppress_departed
 from sync.notify.queue import Message, queue_message
 from sync.notify.render import display_name, local_time, one_line
 from sync.store.db import Database

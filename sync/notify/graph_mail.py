@@ -14,8 +14,8 @@ from typing import Any
 from providers.base import ProviderError
 from providers.outlook_http import GraphClient
 from rules.address import AddressError, parse_address
+from sync.notify.channel import DeliveryError
 from sync.notify.inline import images_from_json
-from sync.notify.outbox import DeliveryError
 from sync.store.models import OutboxRow
 
 MESSAGE_ID_HEADER = "X-OneOnOne-Message-Id"

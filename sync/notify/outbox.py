@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from rules.model import FindingStatus
 from sync.crash import CrashPlan
+from sync.notify.channel import DeliveryError, Send, senders
 from sync.notify.queue import Message, queue_message
 from sync.notify.render import render_warning
 from sync.store.db import Database
@@ -29,19 +30,6 @@ log = logging.getLogger(__name__)
 
 CLAIM_SECONDS = 300
 SUPPRESSED = "suppressed"
-
-
-class DeliveryError(Exception):
-    """The mail server refused or could not be reached; the row is retried later, unless `permanent`
-    (an address no server can take): then it fails at once, never waits in the queue forever."""
-
-    def __init__(self, message: str, *, permanent: bool = False, maybe_delivered: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-        # The server took the message and hung up before saying so: it may have delivered it. Such a
-        # message is tried at most `MAYBE_DELIVERED_TRIES` times in all, each copy with the same
-        # Message-ID (so mail clients show one): a lost warning is worse than a duplicate, but not 8.
-        self.maybe_delivered = maybe_delivered
 
 
 MAYBE_DELIVERED_TRIES = 3
@@ -105,12 +93,13 @@ def enqueue_warnings(
     return queued
 
 
-def _claim(db: Database, now: datetime, worker: str) -> OutboxRow | None:
+def _claim(db: Database, now: datetime, worker: str, channels: list[str]) -> OutboxRow | None:
     with db.session() as session:
         query = (
             select(OutboxRow)
             .where(
                 OutboxRow.status == "pending",
+                OutboxRow.channel.in_(channels),
                 OutboxRow.next_attempt_at <= now,
                 or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
             )
@@ -146,7 +135,7 @@ def suppress_departed(session: Session, now: datetime) -> int:
 
 def deliver_pending(
     db: Database,
-    send: Callable[[OutboxRow], None],
+    send: Mapping[str, Send] | Send,
     now: datetime,
     *,
     worker: str = "worker",
@@ -155,17 +144,20 @@ def deliver_pending(
     limit: int = 10_000,
     crash: CrashPlan | None = None,
 ) -> DeliveryStats:
-    """Send what is due, one row at a time; a failure backs the row off and moves on."""
+    """Send what is due, one row at a time, each through its own channel (`send`: by channel name, or the
+    email sender alone); a failure backs the row off and moves on. A row whose channel is not set up
+    here waits for a process that has it."""
+    channels = senders(send)
     rng = rng or random.Random()
     stats = DeliveryStats()
     with db.session() as session:
         suppress_departed(session, now)  # people the directory says left are never emailed
     for _ in range(limit):
-        row = _claim(db, now, worker)
+        row = _claim(db, now, worker, sorted(channels))
         if row is None:
             break
         try:
-            send(row)
+            channels[row.channel](row)
         except DeliveryError as exc:
             tries = (
                 1

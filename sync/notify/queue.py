@@ -30,6 +30,7 @@ class Message:
     html: str
     cc: str | None = None
     inline_images: list[dict[str, Any]] | None = None
+    channel: str = "email"  # the `Channel` that delivers it (sync/notify/channel.py)
 
 
 def queue_message(
@@ -49,6 +50,7 @@ def queue_message(
         text_body=message.text,
         html_body=message.html,
         inline_images=message.inline_images,
+        channel=message.channel,
         status="observed" if observe else "pending",
         created_at=now,
         attempts=0,

@@ -11,8 +11,8 @@ from email.message import EmailMessage
 from pydantic import SecretStr
 
 from rules.address import AddressError
+from sync.notify.channel import DeliveryError
 from sync.notify.inline import images_from_json
-from sync.notify.outbox import DeliveryError
 from sync.notify.render import build_email
 from sync.store.models import OutboxRow
 

@@ -174,6 +174,7 @@ class OutboxRow(Base):
     # Pictures the HTML shows as `cid:` images: [{"cid", "filename", "content_type", "data" (base64)}].
     inline_images: Mapped[list[Any] | None] = mapped_column(JSON)
     cc: Mapped[str | None] = mapped_column(String(320))  # one address in copy (skip-level escalation)
+    channel: Mapped[str] = mapped_column(String(32), default="email", server_default="email")  # who delivers it
 
 
 class PauseRow(Base):
