@@ -195,6 +195,9 @@ def run(mode: str, workdir: Path, pg_url: str | None) -> dict[str, Any]:
             "ours_s": round(full["wall"], 2),
             "bare_s": round(bare_full["wall"], 2),
             "ratio": ratio(full["wall"], bare_full["wall"]),
+            "ours_cpu_s": round(full["cpu"], 2),
+            "bare_cpu_s": round(bare_full["cpu"], 2),
+            "cpu_ratio": ratio(full["cpu"], bare_full["cpu"]),
             "requests": full["requests"],
             "min_pages": n,
             "rss_mb": round(full["rss_mb"]),
@@ -207,6 +210,9 @@ def run(mode: str, workdir: Path, pg_url: str | None) -> dict[str, Any]:
             "ours_s": round(idle["wall"], 2),
             "bare_s": round(bare_idle["wall"], 2),
             "ratio": ratio(idle["wall"], bare_idle["wall"]),
+            "ours_cpu_s": round(idle["cpu"], 2),
+            "bare_cpu_s": round(bare_idle["cpu"], 2),
+            "cpu_ratio": ratio(idle["cpu"], bare_idle["cpu"]),
             "requests": idle["requests"],
             "calendars": n,
         }
@@ -348,8 +354,12 @@ def markdown(r: dict[str, Any]) -> str:
         f"| full sync | {f['ours_s']} s, {f['requests']} requests (min {f['min_pages']} pages), "
         f"peak RSS {f['rss_mb']} MB "
         f"| bare fetch {f['bare_s']} s, RSS {f['bare_rss_mb']} MB | {f['ratio']}× | ≤ 1.5×, RSS < 300 MB |",
+        f"| full sync, CPU | {f['ours_cpu_s']} CPU s | bare fetch {f['bare_cpu_s']} CPU s "
+        f"| {f['cpu_ratio']}× | ≤ 2.5× |",
         f"| incremental, no change | {i['ours_s']} s, {i['requests']} requests for {i['calendars']} calendars "
         f"| bare fetch {i['bare_s']} s | {i['ratio']}× | ≤ 1.2× |",
+        f"| incremental, no change, CPU | {i['ours_cpu_s']} CPU s | bare fetch {i['bare_cpu_s']} CPU s "
+        f"| {i['cpu_ratio']}× | ≤ 1.3× |",
     ]
     for row in r["incremental_changed"]:
         lines.append(

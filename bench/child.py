@@ -1,6 +1,6 @@
 """One measured step, run in its own process so its peak RSS is its own (the emulators live elsewhere).
 
-`python -m bench.child <json>` prints one JSON line: wall seconds, requests made, peak RSS in MB,
+`python -m bench.child <json>` prints one JSON line: wall and CPU seconds, requests made, peak RSS in MB,
 plus step-specific figures. Steps: `ours` (the daemon's sync of every calendar, full or
 incremental), `bare` (the same pages fetched with googleapiclient and JSON-decoded, nothing
 stored: the floor), `rules` (load the stored events vs evaluate every pair).
@@ -27,6 +27,14 @@ from providers.retry import RetryPolicy
 
 
 def _rss_mb() -> float:
+    """This step's own peak: VmHWM starts afresh at exec. (`ru_maxrss` does not: Linux keeps it across execve,
+    so it carried the peak of the bench process that spawned the step, the one holding the seeded emulator.)"""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -56,13 +64,14 @@ def _ours(args: dict[str, Any]) -> dict[str, Any]:
         go = Path(args["go_file"])
         while not go.exists():
             time.sleep(0.01)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     fresh = timedelta(seconds=args["fresh_within"]) if args.get("fresh_within") else None
     results = sync_all(runtime, now, fresh_within=fresh)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     failed = [r.error for r in results if not r.ok]
     return {
         "wall": wall,
+        "cpu": cpu,
         "requests": provider.requests_made - before,
         "calendars": len(results),
         "synced": sum(1 for r in results if r.ok and r.error_kind is None),
@@ -129,12 +138,12 @@ def _bare(args: dict[str, Any]) -> dict[str, Any]:
                     new_tokens[calendar] = reply["nextSyncToken"]
             request = events.list_next(request, reply)
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(max_workers=args["concurrency"]) as pool:
         list(pool.map(one, args["calendars"]))
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     tokens_path.write_text(json.dumps(new_tokens))
-    return {"wall": wall, "requests": counts["requests"], "items": counts["items"], "rss_mb": _rss_mb()}
+    return {"wall": wall, "cpu": cpu, "requests": counts["requests"], "items": counts["items"], "rss_mb": _rss_mb()}
 
 
 def _rules(args: dict[str, Any]) -> dict[str, Any]:
@@ -213,12 +222,13 @@ def _cycle(args: dict[str, Any]) -> dict[str, Any]:
         time.sleep(0.05)
     now[0] += timedelta(minutes=5)
     before = provider.requests_made
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     report = run_cycle(runtime)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     return {
         "warm": warm,
         "wall": wall,
+        "cpu": cpu,
         "requests": provider.requests_made - before,
         "evaluated": report.evaluated,
         "rss_mb": _rss_mb(),

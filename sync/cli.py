@@ -13,6 +13,8 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from sync.agenda.cli import add_commands as add_agenda_commands
 from sync.config import ConfigError, Settings, load_settings, permission_warnings
@@ -25,6 +27,7 @@ from sync.directory.calendars import follow_directory
 from sync.directory.cli import add_commands as add_directory_commands
 from sync.directory.refresh import refresh_directory, refresh_due, refresh_job
 from sync.directory.sources import config_directory
+from sync.directory.store import directory_in_force
 from sync.findings import finding_as_dict, finding_rows
 from sync.logs import configure_logging
 from sync.ops import ops_blueprint
@@ -33,7 +36,7 @@ from sync.push import ensure_push, push_blueprint, push_secret
 from sync.report_cli import add_command as add_report_command
 from sync.runtime import build_runtime
 from sync.store.db import PUSH_LOCK, Database, only_one_replica, printable_url
-from sync.store.models import PauseRow
+from sync.store.models import PairSeenRow, PauseRow
 from sync.web import serve as serve_web
 
 log = logging.getLogger("oneonone")
@@ -162,12 +165,35 @@ def cmd_findings(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _day(text: str) -> date:
+    """A day as people write it in ISO form (2026-12-24); anything else is a clear argparse error."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: write it as YYYY-MM-DD, e.g. 2026-12-24") from None
+
+
+def known_pairs(session: Session, settings: Settings) -> set[tuple[str, str]]:
+    """Every pair oneonone knows: the directory in force and every pair it has seen meet."""
+    pairs = {p.key for p in directory_in_force(session, settings).pairs}
+    pairs |= {(row.manager, row.report) for row in session.scalars(select(PairSeenRow))}
+    return pairs
+
+
 def cmd_pause(args: argparse.Namespace, console: Console) -> int:
     settings = _load(args)
     db = Database(settings.resolved_database_url())
     db.migrate()
     manager, report = args.manager.strip().lower(), args.report.strip().lower()
     with db.session() as session:
+        known = known_pairs(session, settings)
+        if (manager, report) not in known:
+            theirs = sorted(f"{m} / {r}" for m, r in known if manager in (m, r) or report in (m, r))
+            hint = (
+                f" Known pairs with them: {', '.join(theirs)}." if theirs else " Check the spelling of both addresses."
+            )
+            sys.stderr.write(f"oneonone: no 1:1 pair {manager} / {report} is known (manager first).{hint}\n")
+            return 1
         row = session.query(PauseRow).filter_by(manager=manager, report=report).one_or_none()
         if args.until is None:
             if row is not None:
@@ -208,7 +234,7 @@ def parser() -> argparse.ArgumentParser:
     pa = sub.add_parser("pause", help="pause a pair (e.g. parental leave); omit --until to resume")
     pa.add_argument("manager")
     pa.add_argument("report")
-    pa.add_argument("--until", type=date.fromisoformat, default=None)
+    pa.add_argument("--until", type=_day, default=None, help="the last paused day, e.g. 2026-12-24")
     pa.set_defaults(func=cmd_pause)
     d = sub.add_parser("demo", help="run everything locally against the emulators")
     d.add_argument("--cycles", type=int, default=0, help="run N cycles then exit (default: until Ctrl-C)")

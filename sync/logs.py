@@ -22,6 +22,8 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(fmt: str = "text", level: int = logging.INFO) -> None:
+    """Our INFO lines; the libraries' only from WARNING (Alembic's "Context impl SQLiteImpl" on every
+    command is noise), unless `--verbose` asks for everything."""
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
@@ -36,5 +38,6 @@ def configure_logging(fmt: str = "text", level: int = logging.INFO) -> None:
         "urllib3",
         "msal",
         "mail.log",
+        "alembic",
     ):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+        logging.getLogger(noisy).setLevel(logging.WARNING if level > logging.DEBUG else logging.DEBUG)

@@ -5,20 +5,23 @@ from validated settings. It imports adapters only (providers, mail, metrics); th
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from providers.base import AgendaWriter, Provider
 from providers.caldav import CalDavProvider
+from providers.caldav_writeback import CalDavAgendaWriter
 from providers.google import (
     GoogleCalendarProvider,
     oauth_user_credentials,
     service_account_credentials,
 )
+from providers.google_writeback import GoogleAgendaWriter
 from providers.ics import IcsFeed, IcsFeedProvider
 from providers.outlook import OutlookProvider
-from sync.agenda.writers import agenda_writers
+from providers.outlook_writeback import GraphAgendaWriter
 from sync.clients import build_graph_client
 from sync.config import ConfigError, Settings
 from sync.crash import CrashPlan
@@ -62,6 +65,16 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _readable_file(path: Path, key: str) -> None:
+    """A credentials file the daemon can open, or an error naming the key and what is wrong with it."""
+    if path.is_dir():
+        raise ConfigError(f"{key}: {path} is a folder; give the path of the key file inside it")
+    if not path.exists():
+        raise ConfigError(f"{key}: no such file {path}")
+    if not os.access(path, os.R_OK):
+        raise ConfigError(f"{key}: cannot read {path}: permission denied (the daemon runs as uid {os.getuid()})")
+
+
 def build_providers(settings: Settings) -> list[Provider]:
     providers: list[Provider] = []
     google = settings.google
@@ -72,20 +85,26 @@ def build_providers(settings: Settings) -> list[Provider]:
     outlook_mailboxes = settings.outlook.mailboxes if followed is None else followed
     if google_calendars or isinstance(google_calendars, DirectoryCalendars):
         if google.service_account_file:
-            if not google.service_account_file.is_file():
-                raise ConfigError(f"google.service_account_file: no such file {google.service_account_file}")
+            _readable_file(google.service_account_file, "google.service_account_file")
             try:
                 factory = service_account_credentials(google.service_account_file, google.scopes)
+            except OSError as exc:
+                raise ConfigError(
+                    f"google.service_account_file: cannot read {google.service_account_file}: {exc.strerror}"
+                ) from None
             except (ValueError, KeyError) as exc:
                 raise ConfigError(
                     f"google.service_account_file: {google.service_account_file} is not a service-account key: {exc}"
                 ) from None
         else:
             assert google.oauth_user_file is not None
-            if not google.oauth_user_file.is_file():
-                raise ConfigError(f"google.oauth_user_file: no such file {google.oauth_user_file}")
+            _readable_file(google.oauth_user_file, "google.oauth_user_file")
             try:
                 factory = oauth_user_credentials(google.oauth_user_file, google.scopes)
+            except OSError as exc:
+                raise ConfigError(
+                    f"google.oauth_user_file: cannot read {google.oauth_user_file}: {exc.strerror}"
+                ) from None
             except (ValueError, KeyError) as exc:
                 raise ConfigError(f"google.oauth_user_file: not an authorized-user file: {exc}") from None
         providers.append(
@@ -142,6 +161,19 @@ def build_feed_providers(settings: Settings) -> list[Provider]:
             )
         )
     return providers
+
+
+def agenda_writers(providers: Iterable[Provider]) -> dict[str, AgendaWriter]:
+    """The agenda-link writer of each provider in use that can write one (ICS feeds are read-only)."""
+    writers: dict[str, AgendaWriter] = {}
+    for provider in providers:
+        if isinstance(provider, GoogleCalendarProvider):
+            writers[provider.name] = GoogleAgendaWriter(provider)
+        elif isinstance(provider, OutlookProvider):
+            writers[provider.name] = GraphAgendaWriter(provider.client)
+        elif isinstance(provider, CalDavProvider):  # ICS feeds are read-only: no writer
+            writers[provider.name] = CalDavAgendaWriter(provider)
+    return writers
 
 
 def build_sender(settings: Settings) -> Send:

@@ -63,7 +63,7 @@ def test_forget_removes_a_persons_notes_and_sessions(
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump({"database_url": url}), encoding="utf-8")
     config.chmod(0o600)
-    assert main(["--config", str(config), "forget", BOB]) == 0
+    assert main(["--config", str(config), "forget", BOB, "--yes"]) == 0
     assert "1 item(s), 1 session(s), 1 page(s)" in capsys.readouterr().out
     with world.runtime.db.session() as session:
         assert pair_by_page(session, old_page) is None

@@ -69,7 +69,7 @@ def test_a_missing_secret_env_var_is_named_but_its_value_never_printed(
     config.chmod(0o600)
     monkeypatch.delenv("ONEONONE_TEST_SMTP_PW", raising=False)
     assert main(["--config", str(config), "check-config"]) == 2
-    assert "ONEONONE_TEST_SMTP_PW is not set" in capsys.readouterr().err
+    assert "smtp.password_env: environment variable ONEONONE_TEST_SMTP_PW is not set" in capsys.readouterr().err
     monkeypatch.setenv("ONEONONE_TEST_SMTP_PW", "hunter2-secret")
     assert main(["--config", str(config), "check-config"]) == 0
     out = capsys.readouterr()

@@ -75,5 +75,6 @@ def test_the_client_secret_is_read_from_a_file_next_to_the_config_and_never_show
     assert provider.client_secret.get_secret_value() == "GOCSPX-very-secret"
     assert "very-secret" not in repr(provider) and "very-secret" not in repr(settings)
     monkeypatch.delenv("OIDC_SECRET", raising=False)
-    with pytest.raises(ConfigError, match=r"agenda\.oidc\.client_secret: environment variable OIDC_SECRET is not set"):
+    missing = r"agenda\.oidc\.client_secret_env: environment variable OIDC_SECRET is not set"
+    with pytest.raises(ConfigError, match=missing):
         Provider.from_settings(parse_settings(oidc(**GOOGLE)).agenda.oidc, "https://agenda.example.com")

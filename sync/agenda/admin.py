@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from providers.agenda_text import link_block
 from providers.base import AgendaLink
@@ -19,7 +20,16 @@ from sync.directory.sources import config_directory
 from sync.evaluation import evaluation_context
 from sync.runtime import Runtime
 from sync.store.events import load_events
-from sync.store.models import AgendaPairRow, AgendaWriteRow
+from sync.store.models import (
+    AgendaItemRow,
+    AgendaPairRow,
+    AgendaSessionRow,
+    AgendaWriteRow,
+    DirectoryPairRow,
+    DirectoryPersonRow,
+    FindingRow,
+    PairSeenRow,
+)
 
 
 @dataclass
@@ -102,6 +112,22 @@ def rotate_pages(runtime: Runtime, people: list[str], *, everything: bool, now: 
             chosen = list(session.scalars(select(AgendaPairRow).where(AgendaPairRow.page_id == people[0])))
         base = runtime.settings.web.base_url
         return [(p.manager, p.report, page_url(base, rotate(session, p, now))) for p in chosen]
+
+
+def is_known(runtime: Runtime, person: str) -> bool:
+    """Whether oneonone holds anything about `person`: a misspelled address must not "forget" nobody."""
+    email = config_directory(runtime.settings).canonical(person)
+    people: list[tuple[type[Any], Any]] = [
+        (DirectoryPersonRow, DirectoryPersonRow.address == email),
+        (DirectoryPairRow, or_(DirectoryPairRow.manager == email, DirectoryPairRow.report == email)),
+        (AgendaPairRow, or_(AgendaPairRow.manager == email, AgendaPairRow.report == email)),
+        (PairSeenRow, or_(PairSeenRow.manager == email, PairSeenRow.report == email)),
+        (FindingRow, or_(FindingRow.manager == email, FindingRow.report == email)),
+        (AgendaSessionRow, AgendaSessionRow.email == email),
+        (AgendaItemRow, or_(AgendaItemRow.author == email, AgendaItemRow.owner == email)),
+    ]
+    with runtime.db.session() as session:
+        return any(session.scalar(select(model.id).where(where).limit(1)) is not None for model, where in people)
 
 
 def forget(runtime: Runtime, person: str) -> Forgotten:

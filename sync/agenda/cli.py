@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -33,7 +34,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], load:
     rotate.set_defaults(func=lambda a, c: cmd_rotate(load(a), c, a.pair, everything=a.all))
     forget = sub.add_parser("forget", help="delete a person's 1:1 notes, sessions and pages")
     forget.add_argument("person")
-    forget.set_defaults(func=lambda a, c: cmd_forget(load(a), c, a.person))
+    forget.add_argument("--yes", action="store_true", help="do not ask for confirmation (scripts)")
+    forget.set_defaults(func=lambda a, c: cmd_forget(load(a), c, a.person, yes=a.yes))
 
 
 def _runtime(settings: Settings) -> Runtime:
@@ -118,10 +120,23 @@ def cmd_rotate(settings: Settings, console: Console, pair: list[str], *, everyth
     return 0 if rotated else 1
 
 
-def cmd_forget(settings: Settings, console: Console, person: str) -> int:
-    from sync.agenda.admin import forget
+def cmd_forget(settings: Settings, console: Console, person: str, *, yes: bool = False) -> int:
+    """Delete a person's notes for good: asked first (or `--yes`), and never for someone unknown."""
+    from sync.agenda.admin import forget, is_known
 
-    result = forget(_runtime(settings), person)
+    runtime = _runtime(settings)
+    if not is_known(runtime, person):
+        sys.stderr.write(f"oneonone: nobody called {person} is known here (check the spelling); nothing deleted\n")
+        return 1
+    if not yes:
+        if not sys.stdin.isatty():
+            sys.stderr.write("oneonone: forget deletes notes for good; run it again with --yes to confirm\n")
+            return 2
+        answer = input(f"Delete every 1:1 note, session and page of {person}? This cannot be undone. [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            console.print("nothing deleted")
+            return 1
+    result = forget(runtime, person)
     console.print(
         f"forgot {person}: {result.items} item(s), {result.sessions} session(s), {result.pairs} page(s) deleted"
     )

@@ -34,16 +34,18 @@ def check_zone(value: str) -> str:
 
 
 def read_secret(env: str | None, file: Path | None, what: str) -> SecretStr | None:
+    """The secret `what` (a key prefix such as `smtp.password`) from its `_env` variable or `_file`; an error
+    names the key the admin wrote (`smtp.password_env`), never a key that does not exist."""
     if env:
         value = os.environ.get(env)
         if value is None:
-            raise ConfigError(f"{what}: environment variable {env} is not set")
+            raise ConfigError(f"{what}_env: environment variable {env} is not set")
         return SecretStr(value)
     if file:
         try:
             return SecretStr(file.read_text(encoding="utf-8").strip())
         except OSError as exc:
-            raise ConfigError(f"{what}: cannot read {file}: {exc.strerror}") from exc
+            raise ConfigError(f"{what}_file: cannot read {file}: {exc.strerror}") from exc
     return None
 
 

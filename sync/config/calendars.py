@@ -75,7 +75,7 @@ class OutlookSettings(Section):
         return bool(self.tenant_id and self.client_id)
 
     def client_secret(self) -> SecretStr | None:
-        return read_secret(self.client_secret_env, None, "outlook.client_secret_env")
+        return read_secret(self.client_secret_env, None, "outlook.client_secret")
 
 
 class IcsFeedSettings(Section):

@@ -33,7 +33,7 @@ class WebSettings(Section):
     metrics_per_calendar: bool = False  # label sync lag and failures by calendar address (personal data)
 
     def metrics_token(self) -> SecretStr | None:
-        return read_secret(self.metrics_token_env, None, "web.metrics_token_env")
+        return read_secret(self.metrics_token_env, None, "web.metrics_token")
 
     @field_validator("bind")
     @classmethod

@@ -1,0 +1,92 @@
+"""The admin's commands refuse what cannot be right, with a sentence that says why and a non-zero exit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from agenda_fixtures import FIRST, make_agenda_world
+from google_fixtures import ALICE, BOB, weekly_one_on_one
+
+from emulators.google import GoogleCalendarEmulator
+from emulators.smtp import MailSink
+from sync.cli import main
+from sync.store.models import AgendaPairRow, PauseRow
+
+
+@pytest.fixture
+def config(google_emulator: GoogleCalendarEmulator, tmp_path: Path) -> Path:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with MailSink() as sink:
+        world = make_agenda_world(google_emulator, sink, url)
+        weekly_one_on_one(world.emulator, FIRST, zone="UTC")
+        world.cycle()
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"database_url": url}), encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+def _count(config: Path, model: type) -> int:  # type: ignore[type-arg]
+    from sync.store.db import Database
+
+    db = Database(yaml.safe_load(config.read_text())["database_url"])
+    with db.session() as session:
+        return session.query(model).count()
+
+
+def test_forget_of_an_unknown_address_deletes_nothing_and_says_so(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", str(config), "forget", "bbo@example.com", "--yes"]) == 1
+    assert "nobody called bbo@example.com is known here" in capsys.readouterr().err
+    assert _count(config, AgendaPairRow) == 1
+
+
+def test_forget_without_yes_and_without_a_terminal_asks_for_it(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", str(config), "forget", BOB]) == 2
+    assert "--yes" in capsys.readouterr().err
+    assert _count(config, AgendaPairRow) == 1
+
+
+def test_pause_of_a_pair_that_does_not_exist_is_refused_with_the_pairs_that_do(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", str(config), "pause", BOB, ALICE, "--until", "2026-12-24"]) == 1  # the wrong way round
+    err = capsys.readouterr().err
+    assert f"no 1:1 pair {BOB} / {ALICE} is known" in err and f"{ALICE} / {BOB}" in err
+    assert _count(config, PauseRow) == 0
+    assert main(["--config", str(config), "pause", ALICE, BOB, "--until", "2026-12-24"]) == 0
+    assert _count(config, PauseRow) == 1
+
+
+def test_a_pause_date_that_is_not_a_date_says_how_to_write_one(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_code:
+        main(["--config", str(config), "pause", ALICE, BOB, "--until", "next-month"])
+    assert exit_code.value.code == 2
+    assert "'next-month' is not a date: write it as YYYY-MM-DD, e.g. 2026-12-24" in capsys.readouterr().err
+
+
+def test_commands_do_not_print_the_migration_tool_s_chatter(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", str(config), "findings", "--format", "json"]) == 0
+    assert "alembic" not in capsys.readouterr().err
+
+
+def test_a_folder_given_as_the_key_file_is_named_as_a_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "keys"
+    folder.mkdir()
+    path = tmp_path / "config.yaml"
+    settings = {"google": {"service_account_file": str(folder), "calendars": [ALICE]}}
+    path.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    path.chmod(0o600)
+    assert main(["--config", str(path), "check-config"]) == 2
+    assert f"google.service_account_file: {folder} is a folder; give the path of the key file inside it" in (
+        capsys.readouterr().err
+    )
