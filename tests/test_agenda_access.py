@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from agenda_fixtures import FIRST, AgendaWorld, make_agenda_world
 from flask.testing import FlaskClient
-from google_fixtures import BOB, weekly_one_on_one
+from google_fixtures import ALICE, BOB, weekly_one_on_one
 from werkzeug.test import TestResponse
 
 from emulators.google import GoogleCalendarEmulator
@@ -92,3 +92,12 @@ def test_a_message_in_the_url_is_never_shown_on_the_page(world: AgendaWorld) -> 
     assert "evil.example" not in text and "session expired" not in text
     known = bob.get(page, query_string={"error": "too-long"}).get_data(as_text=True)
     assert "That is longer than 4000 characters." in known  # a known code shows its own words
+
+
+def test_the_page_speaks_to_whoever_reads_it(world: AgendaWorld) -> None:
+    page = f"/a/{world.page_id()}"
+    assert "Your points come first: this is your time." in signed_in(world, BOB).get(page).get_data(as_text=True)
+    manager_view = signed_in(world, ALICE).get(page).get_data(as_text=True)
+    assert "Bob&#39;s points come first: it is their time." in manager_view or (
+        "Bob's points come first: it is their time." in manager_view
+    )

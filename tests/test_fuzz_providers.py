@@ -24,6 +24,7 @@ from providers import google_mapping, outlook_mapping
 from providers.ics_mapping import MalformedCalendar, MappedCalendar, parse_calendar
 from providers.outlook_mapping import cancelled_exceptions, cancelled_occurrence_ids, map_master, map_row
 from providers.outlook_writeback import AGENDA_PROPERTY_ID
+from rules.address import parse_address
 from rules.engine import evaluate
 from rules.model import (
     Attendee,
@@ -46,7 +47,20 @@ FUZZ = settings(
 FEW = settings(FUZZ, max_examples=EXAMPLES or 60)
 
 CALENDAR = "maria@acme.test"
-PEOPLE = ["maria@acme.test", "rui@acme.test", "MARIA@ACME.TEST", "room-1@resource.acme.test", "x@elsewhere.test", "@"]
+PEOPLE = [
+    "maria@acme.test",
+    "rui@acme.test",
+    "MARIA@ACME.TEST",
+    "room-1@resource.acme.test",
+    "x@elsewhere.test",
+    "@",
+    # Hostile addresses (issue 21): encoded words, a list, a group, a header break, a display name.
+    "=?utf-8?q?x=0D=0AReply-To:_a@evil.com?=@acme.test",
+    "attacker@evil.com,rui@acme.test",
+    "undisclosed:a@evil.com;rui@acme.test",
+    "rui@acme.test\r\nBcc: a@evil.com",
+    "Rui <rui@acme.test>",
+]
 NOW = datetime(2025, 3, 12, 12, 0, tzinfo=UTC)
 
 # --- JSON-like values: arbitrary, but with the real vocabulary mixed in -----------------------------
@@ -179,6 +193,8 @@ def assert_well_formed(event: CalendarEvent) -> None:
     texts = [getattr(event, name) for name in event.__dataclass_fields__]
     texts += [*event.recurrence, *(a.email for a in event.attendees)]
     assert all(_storable(text) for text in texts), event
+    for address in (event.organizer, *(a.email for a in event.attendees)):  # only parsed addresses get in
+        assert address is None or parse_address(address) == address, address
     assert isinstance(event.event_id, str) and event.event_id
     assert isinstance(event.calendar, str) and isinstance(event.provider, str)
     assert isinstance(event.kind, EventKind) and isinstance(event.status, EventStatus)

@@ -27,10 +27,13 @@ def pair_history(session: Session, context: EvaluationContext, manager: str, rep
     return next((h for h in histories if h.pair.key == (manager, report)), None)
 
 
-def zone_of(person: str, context: EvaluationContext, default: str) -> str:
-    """A person's zone from their calendar, when it is watched; else the configured default."""
+def zone_of(person: str, context: EvaluationContext, default: str, *, partner: str | None = None) -> str:
+    """A person's zone from their calendar, when it is watched; else, for one side of a pair, the zone of
+    the other side's calendar (the 1:1 is on it: a report who is not watched sees the meeting's local time,
+    not UTC); else the configured default."""
     canonical = context.directory.canonical
-    for calendar, zone in context.time_zones.items():
-        if canonical(calendar) == person and zone:
-            return zone
+    for who in (person, partner):
+        for calendar, zone in context.time_zones.items():
+            if who is not None and canonical(calendar) == who and zone:
+                return zone
     return default

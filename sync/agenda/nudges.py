@@ -97,7 +97,7 @@ def pair_nudges(
         view = _meeting(page, upcoming.original_start)
         due = upcoming.start - timedelta(hours=cfg.agenda_hours)
         if view is not None and due <= now < upcoming.start and not any(t.author == report for t in view.topics):
-            zone = zone_of(report, context, cfg.default_zone)
+            zone = zone_of(report, context, cfg.default_zone, partner=manager)
             findings.append(
                 Finding(
                     rule=RULE_AGENDA,
@@ -120,7 +120,7 @@ def pair_nudges(
         due = held.end + timedelta(hours=cfg.notes_hours)
         view = _meeting(page, held.original_start)
         if view is not None and due <= now < due + NOTES_NUDGE_WINDOW and not (view.notes or view.actions):
-            zone = zone_of(manager, context, cfg.default_zone)
+            zone = zone_of(manager, context, cfg.default_zone, partner=report)
             mail = notes_nudge_mail(manager, report, link, held.start, zone)
             queued += _once(session, "notes", pair, held.original_start, mail, now, cfg)
     return findings, queued

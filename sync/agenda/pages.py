@@ -116,7 +116,8 @@ def create_blueprint(deps: AgendaDeps) -> Blueprint:
             context = deps.context_for(session, now)
             history = pair_history(session, context, pair.manager, pair.report)
             view = build_page(pair.manager, pair.report, history, items_of(session, pair.id), now, is_new=pair.is_new)
-            zone = zone_of(email, context, deps.default_zone)
+            other = pair.report if email == pair.manager else pair.manager
+            zone = zone_of(email, context, deps.default_zone, partner=other)
         html = render_template(
             "agenda/page.html",
             page=view,
