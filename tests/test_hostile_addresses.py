@@ -261,3 +261,26 @@ def test_a_config_address_that_is_a_list_is_refused_naming_the_key() -> None:
     with pytest.raises(ConfigError) as error:
         parse_settings({"notify": {"admin_email": "it@acme.test,evil@x.com"}})
     assert "notify.admin_email" in str(error.value) and "not an email address" in str(error.value)
+
+
+PLAINISH = st.one_of(
+    st.emails().map(str),
+    st.text(alphabet="aZ09.-_+!#=?@", min_size=3, max_size=40),
+)
+
+
+@given(PLAINISH)
+def test_the_fast_path_for_plain_addresses_answers_as_the_full_parser_does(raw: str) -> None:
+    from rules.address import _PLAIN, _parsed
+
+    if not _PLAIN.fullmatch(raw) or "=?" in raw:
+        return
+    try:
+        slow: str | None = _parsed(raw)
+    except AddressError:
+        slow = None
+    try:
+        fast: str | None = parse_address(raw)
+    except AddressError:
+        fast = None
+    assert fast == slow
