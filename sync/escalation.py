@@ -63,8 +63,12 @@ def _counted(session: Session, now: datetime, window: timedelta) -> dict[str, li
     found: dict[str, list[FindingRow]] = defaultdict(list)
     for row in rows:
         assert row.notify_at is not None
-        if row.resolved_at is None or row.resolved_at >= row.notify_at:  # resolved in its grace: no violation
-            found[row.manager].append(row)
+        if not (row.resolved_at is None or row.resolved_at >= row.notify_at):  # resolved in its grace: no violation
+            continue
+        details = row.details or {}
+        if details.get("how") == "declined" and details.get("cancelled_by") == row.report:
+            continue  # the report said no: not the manager's doing, so never held against them
+        found[row.manager].append(row)
     return found
 
 
@@ -133,7 +137,7 @@ def render_escalation(
         for r in rows
     ]
     context = {
-        "manager_name": display_name(manager),
+        "manager_name": display_name(manager).split()[0],
         "boss_name": display_name(boss),
         "boss": boss,
         "items": items,
@@ -141,7 +145,7 @@ def render_escalation(
         "window_days": window_days,
         "zone": zone,
     }
-    subject = f"{len(items)} broken 1:1 rules in {window_days} days (copy to {display_name(boss)})"
+    subject = f"A note on your 1:1s, shared with {display_name(boss).split()[0]} so they can help"
     return (
         one_line(subject),
         _env.get_template("escalation.txt").render(context),

@@ -50,9 +50,9 @@ def test_the_third_warning_in_30_days_copies_the_skip_level_once(database_url: s
     assert report.escalations == 1
     (mail,) = _escalations(sink)
     assert mail["To"] == M and mail["Cc"] == B
-    assert "3 broken 1:1 rules in 30 days (copy to Bea)" in mail["Subject"]
+    assert mail["Subject"] == "A note on your 1:1s, shared with Bea so they can help"
     text = mail.get_body(("plain",)).get_content()
-    assert "Bea (bea@acme.test) is copied" in text and text.count("- Pia,") == 3
+    assert "your manager, Bea (bea@acme.test), so they can help" in text and text.count("- Pia,") == 3
     with runtime.db.session() as session:
         (row,) = session.query(EscalationRow).all()
         assert row.skip_level == B and len(row.findings) == 3
@@ -160,3 +160,34 @@ def test_through_graph_the_skip_level_is_a_cc_recipient(database_url: str, sink:
     assert message["toRecipients"] == [{"emailAddress": {"address": M}}]
     assert message["ccRecipients"] == [{"emailAddress": {"address": B}}]
     assert "attachments" not in message
+
+
+def test_a_reports_declines_are_never_held_against_the_manager() -> None:
+    from sync.escalation import _counted
+
+    db = Database("sqlite://")
+    db.migrate()
+    due = NOW - timedelta(days=1)
+
+    def warning(key: str, **details: str) -> Finding:
+        return Finding(
+            rule="cancelled-without-reschedule",
+            manager=M,
+            report=P,
+            key=key,
+            message="m",
+            explanation="e",
+            occurrence=due,
+            notify_at=due,
+            details=details,
+        )
+
+    findings = [
+        warning("2025-02-18T10:00:00Z", how="cancelled", cancelled_by=M),
+        warning("2025-02-25T10:00:00Z", how="declined", cancelled_by=P),  # Pia said no
+        warning("2025-03-04T10:00:00Z", how="declined", cancelled_by=M),
+    ]
+    with db.session() as session:
+        record_findings(session, findings, {(M, P)}, NOW)
+        counted = _counted(session, NOW, timedelta(days=30))
+    assert [r.key for r in counted[M]] == ["2025-02-18T10:00:00Z", "2025-03-04T10:00:00Z"]

@@ -210,3 +210,10 @@ def test_each_row_goes_to_its_own_channel_and_waits_for_a_process_that_has_it(db
     assert deliver_pending(db, {"email": _mailer(sink).send, "chat": chat.send}, NOW).deferred == 1
     assert deliver_pending(db, {"email": _mailer(sink).send, "chat": chat.send}, NOW + timedelta(hours=1)).sent == 1
     assert [r.channel for r in chat.sent] == ["chat"] and len(sink.messages) == 1
+
+
+def test_mail_comes_from_a_name_not_a_bare_address(db: Database, sink: MailSink) -> None:
+    _cycle(db, sink, [_finding(BOB, "2025-01-13T09:00:00Z")])
+    (mail,) = sink.messages
+    assert str(mail["From"]) == "oneonone <oneonone@example.com>"
+    assert sink.envelopes[0][0] == "oneonone@example.com"

@@ -153,7 +153,7 @@ def build_email(
     Address headers hold parsed addresses only (`rules.address`): an address that is not one plain
     mailbox raises `AddressError`, never becomes a header of its own."""
     mail = EmailMessage()
-    mail["From"] = Address(addr_spec=parse_address(sender))
+    mail["From"] = Address(display_name="oneonone", addr_spec=parse_address(sender))  # a name, not a bare address
     mail["To"] = Address(addr_spec=parse_address(recipient))
     if cc:
         mail["Cc"] = Address(addr_spec=parse_address(cc))
