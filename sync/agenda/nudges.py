@@ -1,29 +1,28 @@
 """Nudges: the report before a 1:1 with no talking point of theirs, the manager after one with no notes.
 
-Each nudge is decided and queued in one transaction (an `agenda_nudges` row, unique per kind,
-pair and occurrence, plus the outbox row with a deterministic Message-ID), so it goes out at most
+Each nudge is decided (`decide`, nothing written), then queued in one transaction (an `agenda_nudges`
+row, unique per kind, pair and occurrence, plus the outbox row with a deterministic Message-ID), so it goes out at most
 once per occurrence whatever crashes. The missing agenda is also a finding, `agenda-not-prepared`,
-recorded (never emailed to the manager) while it holds, so `oneonone findings` shows it.
+decided in `rules/agenda.py` and recorded (never emailed to the manager) while it holds.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from rules.agenda import agenda_finding, due_agenda
 from rules.history import PairHistory
 from rules.model import EvaluationContext, Finding
 from sync.agenda.mail import Mail, agenda_nudge_mail, notes_nudge_mail, queue
 from sync.agenda.meetings import zone_of
 from sync.agenda.page import MeetingView, PageView
 from sync.agenda.store import page_url
-from sync.notify.render import display_name, local_time
 from sync.store.models import AgendaNudgeRow, AgendaPairRow
 
-RULE_AGENDA = "agenda-not-prepared"
 NOTES_NUDGE_WINDOW = timedelta(hours=48)  # after this, a meeting without notes is history, not a nudge
 
 
@@ -78,6 +77,51 @@ def _meeting(page: PageView, original_start: datetime) -> MeetingView | None:
     return None
 
 
+@dataclass(frozen=True)
+class Nudge:
+    """A reminder decided for one occurrence of a pair: `agenda` to the report, `notes` to the manager."""
+
+    kind: str
+    occurrence: datetime
+    mail: Mail
+
+
+def decide(
+    history: PairHistory,
+    pair: AgendaPairRow,
+    page: PageView,
+    context: EvaluationContext,
+    now: datetime,
+    cfg: NudgeSettings,
+) -> tuple[list[Finding], list[Nudge]]:
+    """The `agenda-not-prepared` finding (decided in `rules/agenda.py`) and the nudges due now; nothing is
+    written here."""
+    manager, report = pair.manager, pair.report
+    link = page_url(cfg.base_url, pair.page_id)
+    findings: list[Finding] = []
+    nudges: list[Nudge] = []
+    upcoming = due_agenda(history, now, cfg.agenda_hours)
+    view = _meeting(page, upcoming.original_start) if upcoming is not None else None
+    if upcoming is not None and view is not None:
+        prepared = any(t.author == report for t in view.topics)
+        finding = agenda_finding(history, now, cfg.agenda_hours, prepared=prepared)
+        if finding is not None:
+            findings.append(replace(finding, details={"page": link}))
+            zone = zone_of(report, context, cfg.default_zone, partner=manager)
+            mail = agenda_nudge_mail(report, manager, link, upcoming.start, zone)
+            nudges.append(Nudge("agenda", upcoming.original_start, mail))
+    held = history.last_held
+    if held is not None and not held.away and pair.created_at <= held.end:
+        due = held.end + timedelta(hours=cfg.notes_hours)
+        notes = _meeting(page, held.original_start)
+        if notes is not None and due <= now < due + NOTES_NUDGE_WINDOW and not (notes.notes or notes.actions):
+            zone = zone_of(manager, context, cfg.default_zone, partner=report)
+            nudges.append(
+                Nudge("notes", held.original_start, notes_nudge_mail(manager, report, link, held.start, zone))
+            )
+    return findings, nudges
+
+
 def pair_nudges(
     session: Session,
     history: PairHistory,
@@ -87,40 +131,7 @@ def pair_nudges(
     now: datetime,
     cfg: NudgeSettings,
 ) -> tuple[list[Finding], int]:
-    """The `agenda-not-prepared` finding (if it holds) and how many nudges were queued now."""
-    manager, report = pair.manager, pair.report
-    link = page_url(cfg.base_url, pair.page_id)
-    findings: list[Finding] = []
-    queued = 0
-    upcoming = history.next_scheduled
-    if upcoming is not None and not upcoming.away:
-        view = _meeting(page, upcoming.original_start)
-        due = upcoming.start - timedelta(hours=cfg.agenda_hours)
-        if view is not None and due <= now < upcoming.start and not any(t.author == report for t in view.topics):
-            zone = zone_of(report, context, cfg.default_zone, partner=manager)
-            findings.append(
-                Finding(
-                    rule=RULE_AGENDA,
-                    manager=manager,
-                    report=report,
-                    key=f"agenda:{upcoming.original_start.isoformat()}",
-                    message=f"{display_name(report)} has added no talking points for the 1:1 on "
-                    f"{local_time(upcoming.start, zone)}",
-                    explanation=f"Less than {cfg.agenda_hours} h before the 1:1 the agenda has no talking point "
-                    f"from {report}; they were reminded by email with the link to the page.",
-                    occurrence=upcoming.original_start,
-                    notify_at=None,
-                    details={"page": link},
-                )
-            )
-            mail = agenda_nudge_mail(report, manager, link, upcoming.start, zone)
-            queued += _once(session, "agenda", pair, upcoming.original_start, mail, now, cfg)
-    held = history.last_held
-    if held is not None and not held.away and pair.created_at <= held.end:
-        due = held.end + timedelta(hours=cfg.notes_hours)
-        view = _meeting(page, held.original_start)
-        if view is not None and due <= now < due + NOTES_NUDGE_WINDOW and not (view.notes or view.actions):
-            zone = zone_of(manager, context, cfg.default_zone, partner=report)
-            mail = notes_nudge_mail(manager, report, link, held.start, zone)
-            queued += _once(session, "notes", pair, held.original_start, mail, now, cfg)
+    """Decide, then queue: the pair's findings, and how many nudges were queued now."""
+    findings, nudges = decide(history, pair, page, context, now, cfg)
+    queued = sum(_once(session, n.kind, pair, n.occurrence, n.mail, now, cfg) for n in nudges)
     return findings, queued

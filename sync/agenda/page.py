@@ -113,7 +113,9 @@ def build_page(
     past.reverse()
     # Notes go to the meeting under way, else the latest one held (shown in its own section, not in `past`).
     notes_target = next_view if running_index is not None or not past else past.pop(0)
-    review_from = {i.id for i in notes_target.actions} | {i.id for i in next_view.actions}
+    # Every open action item is reviewed, the last 1:1's included (it is what "from last time" means);
+    # only those written for the coming 1:1 itself are not yet "from last time".
+    review_from = {i.id for i in next_view.actions}
     review = tuple(
         sorted(
             (i for i in items if i.kind == "action" and not i.done and i.id not in review_from),

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from rich.console import Console
@@ -40,9 +40,8 @@ def _database(settings: Settings) -> Database:
 
 
 def _now() -> datetime:
-    from sync.runtime import utc_now
-
-    return utc_now()
+    """The command's clock: a CLI run is one moment of the real world (the daemon injects its own)."""
+    return datetime.now(UTC)
 
 
 def cmd_sync(settings: Settings, console: Console, *, allow_large_changes: bool = False) -> int:
