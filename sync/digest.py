@@ -32,8 +32,7 @@ from rules.model import FindingStatus
 from rules.summary import week_cells
 from sync.config import WEEKDAYS, Settings
 from sync.notify.inline import InlineImage, images_to_json
-from sync.notify.outbox import deliver_pending
-from sync.notify.queue import Message, queue_message
+from sync.notify.outbox import Message, deliver_pending, queue_message
 from sync.notify.render import TITLES, display_name, one_line
 from sync.report import ReportRow, build_report, findings_text, local_day
 from sync.runtime import Runtime

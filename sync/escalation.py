@@ -25,7 +25,7 @@ from rules.cancellations import RULE as CANCELLED
 from rules.model import EvaluationContext
 from sync.agenda.meetings import zone_of
 from sync.config import Settings
-from sync.notify.queue import Message, queue_message
+from sync.notify.outbox import Message, queue_message
 from sync.notify.render import TITLES, display_name, local_time, one_line
 from sync.store.models import EscalationRow, FindingRow
 

@@ -109,9 +109,9 @@ def _constructs(path: Path, name: str) -> bool:
 
 
 def test_only_queue_message_makes_an_outbox_row() -> None:
-    """One way into the outbox, so the same message is never queued twice (sync/notify/queue.py)."""
+    """One way into the outbox, so the same message is never queued twice (sync/notify/outbox.py)."""
     makers = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "sync").rglob("*.py") if _constructs(p, "OutboxRow"))
-    assert makers == ["sync/notify/queue.py"]
+    assert makers == ["sync/notify/outbox.py"]
 
 
 def test_no_room_of_sync_outgrows_a_reading() -> None:

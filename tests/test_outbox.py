@@ -193,7 +193,7 @@ def test_a_report_who_declined_is_not_a_cancellation_to_scold_the_manager_for(db
 
 def test_each_row_goes_to_its_own_channel_and_waits_for_a_process_that_has_it(db: Database, sink: MailSink) -> None:
     from sync.notify.channel import FakeChannel
-    from sync.notify.queue import Message, queue_message
+    from sync.notify.outbox import Message, queue_message
 
     chat = FakeChannel(name="chat")
     with db.session() as s:

@@ -17,8 +17,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from sync.notify.channel import DeliveryError
-from sync.notify.outbox import CLAIM_SECONDS, suppress_departed
-from sync.notify.queue import Message, queue_message
+from sync.notify.outbox import CLAIM_SECONDS, Message, queue_message, suppress_departed
 from sync.notify.render import display_name, local_time, one_line
 from sync.store.db import Database
 from sync.store.models import OutboxRow

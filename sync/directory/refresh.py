@@ -34,7 +34,7 @@ from sync.directory.store import (
     state_row,
 )
 from sync.notify.alerts import EVERY as ALERT_EVERY
-from sync.notify.queue import Message, queue_message
+from sync.notify.outbox import Message, queue_message
 from sync.store.db import Database, only_one_replica, serialize
 from sync.store.models import AlertRow, CalendarRow, DirectoryPairRow, DirectoryPersonRow
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from rules.screen import BadData
 from sync.calendars import CalendarResult
-from sync.notify.queue import Message, queue_message
+from sync.notify.outbox import Message, queue_message
 from sync.store.models import AlertRow
 
 ALERT_KINDS = ("auth", "permanent")

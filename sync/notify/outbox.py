@@ -1,8 +1,11 @@
 """The transactional outbox: nothing lost, nothing twice.
 
-Deciding to send and recording the email happen in one transaction (the finding points at its
-outbox row, so it is never queued twice). Delivery happens after, row by row: claim, send,
-mark sent. The only duplicate possible is a crash between the SMTP server's acceptance and
+Deciding to send and recording the email happen in one transaction, through `queue_message`, the
+one way into the outbox: every message is named by what it is about (its identity, from which its
+Message-ID is derived), so queuing the same message again — a pair re-created after `forget`, a
+nudge whose bookkeeping row is gone, a replica that decided the same thing — finds the row already
+there instead of failing on the unique Message-ID. Delivery happens after, row by row, each through
+its own channel: claim, send, mark sent. The only duplicate possible is a crash between the SMTP server's acceptance and
 our commit; the resend carries the same Message-ID, so it can be recognised.
 """
 
@@ -11,9 +14,10 @@ from __future__ import annotations
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -21,8 +25,7 @@ from sqlalchemy.orm import Session
 from rules.model import FindingStatus
 from sync.crash import CrashPlan
 from sync.notify.channel import DeliveryError, Send, senders
-from sync.notify.queue import Message, queue_message
-from sync.notify.render import render_warning
+from sync.notify.render import message_id_for, one_line, render_warning
 from sync.store.db import Database
 from sync.store.models import AgendaPairRow, DirectoryPersonRow, FindingRow, OutboxRow
 
@@ -40,6 +43,47 @@ class DeliveryStats:
     sent: int = 0
     failed: int = 0
     deferred: int = 0
+
+
+@dataclass(frozen=True)
+class Message:
+    kind: str  # warning | digest | escalation | admin | agenda-nudge | agenda-signin | ...
+    recipient: str
+    identity: Sequence[str]  # what this message is about: the same identity is the same message
+    subject: str
+    text: str
+    html: str
+    cc: str | None = None
+    inline_images: list[dict[str, Any]] | None = None
+    channel: str = "email"  # the `Channel` that delivers it (sync/notify/channel.py)
+
+
+def queue_message(
+    session: Session, message: Message, now: datetime, *, sender_domain: str, observe: bool = False
+) -> OutboxRow:
+    """The message's outbox row: queued now (recorded only, in observe mode), or the one already queued."""
+    message_id = message_id_for(message.recipient, list(message.identity), sender_domain)
+    existing = session.scalar(select(OutboxRow).where(OutboxRow.message_id == message_id))
+    if existing is not None:
+        return existing
+    row = OutboxRow(
+        kind=message.kind,
+        recipient=message.recipient,
+        cc=message.cc,
+        message_id=message_id,
+        subject=one_line(message.subject),
+        text_body=message.text,
+        html_body=message.html,
+        inline_images=message.inline_images,
+        channel=message.channel,
+        status="observed" if observe else "pending",
+        created_at=now,
+        attempts=0,
+        next_attempt_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
 
 
 def enqueue_warnings(
