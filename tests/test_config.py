@@ -152,3 +152,19 @@ def test_config_example_loads_and_documents_every_key() -> None:
                 break
             node = node[part]
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        ({"rules": {"max_gap_dayz": 3}}, "rules.max_gap_dayz: unknown key (did you mean max_gap_days?)"),
+        ({"databse_url": "sqlite://"}, "databse_url: unknown key (did you mean database_url?)"),
+        ({"google": {"calendars": "a@acme.test"}}, "google.calendars: expected a list (one `- item` per line)"),
+        ({"notify": {"max_attempts": "eight"}}, "notify.max_attempts: expected a whole number (got 'eight')"),
+        ({"web": {"metrics_per_calendar": "maybe"}}, "web.metrics_per_calendar: expected true or false"),
+    ],
+)
+def test_config_errors_are_sentences_with_a_did_you_mean(data: dict[str, object], said: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_settings(data)
+    assert said in str(error.value)

@@ -6,6 +6,7 @@ holds them, and the resolved values are `SecretStr`s so they never reach a log l
 
 from __future__ import annotations
 
+import difflib
 import os
 import stat
 from collections.abc import Mapping
@@ -14,6 +15,7 @@ from typing import Any
 
 import yaml
 from pydantic import (
+    BaseModel,
     Field,
     ValidationError,
     field_validator,
@@ -152,13 +154,45 @@ def _pair_pattern(key: str, pattern: str) -> tuple[str, str, str]:
     return manager, report, pattern
 
 
+# Pydantic's words for a wrong type, in the words of someone writing YAML.
+_TYPE_WORDS = {
+    "tuple_type": "expected a list (one `- item` per line)",
+    "list_type": "expected a list (one `- item` per line)",
+    "dict_type": "expected a section of `key: value` lines",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "float_parsing": "expected a number",
+    "string_type": "expected text",
+}
+
+
+def _section_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the section at `loc` (the unknown key's parent) accepts, for a "did you mean"."""
+    model: Any = Settings
+    for part in loc:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        annotation = field.annotation if field is not None else None
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if model is None:
+            return []
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
 def _format_errors(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         path = ".".join(str(p) for p in item["loc"]) or "(top level)"
         message = item["msg"]
         if item["type"] == "extra_forbidden":
-            message = "unknown key (check the spelling against config.example.yaml)"
+            key = str(item["loc"][-1])
+            close = difflib.get_close_matches(key, _section_keys(tuple(item["loc"][:-1])), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}?" if close else "check the spelling against config.example.yaml"
+            message = f"unknown key ({hint})"
+        elif item["type"] in _TYPE_WORDS:
+            message = f"{_TYPE_WORDS[item['type']]} (got {item.get('input')!r})"
         elif "input" in item and item["type"] not in ("missing",) and not isinstance(item["input"], dict):
             message = f"{message} (got {item['input']!r})"
         lines.append(f"  {path}: {message}")
