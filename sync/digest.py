@@ -34,7 +34,7 @@ from sync.config import WEEKDAYS, Settings
 from sync.notify.inline import InlineImage, images_to_json
 from sync.notify.outbox import Message, deliver_pending, queue_message
 from sync.notify.render import TITLES, display_name, one_line
-from sync.report import ReportRow, build_report, findings_text, local_day
+from sync.report import ReportRow, build_report, local_day
 from sync.runtime import Runtime
 from sync.store.db import Database, only_one_replica, serialize
 from sync.store.models import DigestRow, FindingRow
@@ -108,7 +108,8 @@ def _digest_items(rows: Sequence[FindingRow], now: datetime) -> list[dict[str, A
     for rule, group in sorted(by_rule.items()):
         upcoming = [r for r in group if r.occurrence is not None and r.occurrence >= now]
         shown = upcoming[0] if upcoming else group[-1]
-        items.append({"rule": rule, "title": TITLES.get(rule, rule), "message": shown.message, "more": len(group) - 1})
+        message = shown.message.replace(shown.report, display_name(shown.report))  # a name, not an address
+        items.append({"rule": rule, "title": TITLES.get(rule, rule), "message": message, "more": len(group) - 1})
     return items
 
 
@@ -143,7 +144,10 @@ def compose(
                 "gap_days": "" if s.gap_days is None else s.gap_days,
                 "gap_late": s.gap_days is not None and not s.met_within_cadence,
                 "summary": s,
-                "open": findings_text(row.open_findings),
+                # In words, not rule ids: "no 1:1 for too long, cancelled without a new date ×3".
+                "open": ", ".join(
+                    TITLES.get(rule, rule) + (f" ×{n}" if n > 1 else "") for rule, n in row.open_findings.items()
+                ),
                 "stale": s.stale,
                 "url": row.page_url,
                 "cid": cid,

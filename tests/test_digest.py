@@ -106,7 +106,8 @@ def test_the_digest_arrives_over_smtp_with_inline_timelines_and_a_text_part(data
     # The digest-only finding shows here, and links lead to each pair's agenda page.
     assert "very short 1:1s" in text and "15 minutes long" in text
     assert html.count("https://oneonone.acme.test/a/") == 2 and "Agenda: https://oneonone.acme.test/a/" in text
-    assert "Open findings: cadence-gap, cadence-gap-ahead, cancelled-without-reschedule ×3" in text
+    assert "Open findings: no 1:1 for too long, a gap is coming, cancelled without a new date ×3" in text
+    assert "digest.opt_out" not in text and "cadence-gap" not in text  # words, never setting names or rule ids
 
     bea = _digest_for(world, B)
     assert "1 report" in bea["Subject"] and "need" not in bea["Subject"]

@@ -46,6 +46,7 @@ TITLES = {
     "cadence-gap-ahead": "a gap is coming",
     "short-meeting": "very short 1:1s",
     "reschedule-churn": "keeps being moved",
+    "agenda-not-prepared": "no talking points yet",
 }
 
 
