@@ -24,10 +24,10 @@ def due_agenda(history: PairHistory, now: datetime, hours: int) -> Occurrence | 
     return upcoming if upcoming.start - timedelta(hours=hours) <= now < upcoming.start else None
 
 
-def agenda_finding(history: PairHistory, now: datetime, hours: int, *, prepared: bool) -> Finding | None:
-    """The finding while the report has written nothing for the 1:1 that is due (`prepared`: they have)."""
-    upcoming = due_agenda(history, now, hours)
-    if upcoming is None or prepared:
+def agenda_finding(history: PairHistory, upcoming: Occurrence, hours: int, *, prepared: bool) -> Finding | None:
+    """The finding while the report has written nothing for `upcoming` (the 1:1 `due_agenda` found due;
+    `prepared`: they have)."""
+    if prepared:
         return None
     report = history.pair.report
     return Finding(

@@ -94,8 +94,8 @@ def _until(raw: str, tz: tzinfo | None) -> datetime | None:
     value = parse_value(raw, tz)
     if value is None:
         return None
-    if value.year > _YEARS[-1]:  # "forever" written as year 9999 overflows east of UTC
-        value = value.replace(year=_YEARS[-1], month=12, day=31)
+    if value.year > YEARS[-1]:  # "forever" written as year 9999 overflows east of UTC
+        value = value.replace(year=YEARS[-1], month=12, day=31)
     if tz is None:
         return datetime.combine(value if not isinstance(value, datetime) else value.date(), time())
     if not isinstance(value, datetime):
@@ -107,7 +107,7 @@ def _until(raw: str, tz: tzinfo | None) -> datetime | None:
 _FREQUENCIES = frozenset({"DAILY", "WEEKLY", "MONTHLY", "YEARLY"})
 MAX_INTERVAL = 520
 MAX_COUNT = 5000
-_YEARS = range(1900, 2201)
+YEARS = range(1900, 2201)  # a 1:1 happens in these years (rules.screen refuses events outside them)
 
 
 def rule_problem(value: str, dtstart: datetime) -> str | None:
@@ -120,7 +120,7 @@ def rule_problem(value: str, dtstart: datetime) -> str | None:
     count = _part(value, "COUNT")
     if count is not None and not (count.isdigit() and 1 <= int(count) <= MAX_COUNT):
         return f"COUNT={count} is outside 1..{MAX_COUNT}"
-    if dtstart.year not in _YEARS:
+    if dtstart.year not in YEARS:
         return f"the series starts in year {dtstart.year}"
     return None
 

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from rules.model import CalendarEvent, EventKind
-from rules.recurrence import rule_problem
+from rules.recurrence import YEARS, rule_problem
 
-YEARS = range(1900, 2201)  # a 1:1 happens in these years; the same bounds as `rules.recurrence`
 _MAX_NAMED = 5  # event ids named per report: enough to find them, never a wall of text
 
 

@@ -34,7 +34,7 @@ from sync.config import WEEKDAYS, Settings
 from sync.notify.inline import InlineImage, images_to_json
 from sync.notify.outbox import Message, deliver_pending, queue_message
 from sync.notify.render import TITLES, display_name, one_line
-from sync.report import ReportRow, build_report, local_day
+from sync.report import ReportRow, build_report, findings_text, local_day
 from sync.runtime import Runtime
 from sync.store.db import Database, only_one_replica, serialize
 from sync.store.models import DigestRow, FindingRow
@@ -145,9 +145,7 @@ def compose(
                 "gap_late": s.gap_days is not None and not s.met_within_cadence,
                 "summary": s,
                 # In words, not rule ids: "no 1:1 for too long, cancelled without a new date ×3".
-                "open": ", ".join(
-                    TITLES.get(rule, rule) + (f" ×{n}" if n > 1 else "") for rule, n in row.open_findings.items()
-                ),
+                "open": findings_text(row.open_findings, TITLES),
                 "stale": s.stale,
                 "url": row.page_url,
                 "cid": cid,

@@ -26,7 +26,7 @@ from rules.model import EvaluationContext
 from sync.agenda.meetings import zone_of
 from sync.config import Settings
 from sync.notify.outbox import Message, queue_message
-from sync.notify.render import TITLES, display_name, local_time, one_line
+from sync.notify.render import TITLES, display_name, first_name, local_time, one_line
 from sync.store.models import EscalationRow, FindingRow
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ def render_escalation(
         for r in rows
     ]
     context = {
-        "manager_name": display_name(manager).split()[0],
+        "manager_name": first_name(manager),
         "boss_name": display_name(boss),
         "boss": boss,
         "items": items,
@@ -145,7 +145,7 @@ def render_escalation(
         "window_days": window_days,
         "zone": zone,
     }
-    subject = f"A note on your 1:1s, shared with {display_name(boss).split()[0]} so they can help"
+    subject = f"A note on your 1:1s, shared with {first_name(boss)} so they can help"
     return (
         one_line(subject),
         _env.get_template("escalation.txt").render(context),

@@ -144,8 +144,9 @@ def local_day(value: datetime | None, time_zone: str) -> str:
     return value.astimezone(zone(time_zone)).strftime("%a %d %b %H:%M")
 
 
-def findings_text(open_findings: Mapping[str, int]) -> str:
-    return ", ".join(rule if n == 1 else f"{rule} ×{n}" for rule, n in open_findings.items())
+def findings_text(open_findings: Mapping[str, int], names: Mapping[str, str] | None = None) -> str:
+    """`cadence-gap, cancelled-without-reschedule ×3`; with `names`, each rule in those words instead."""
+    return ", ".join((names or {}).get(rule, rule) + ("" if n == 1 else f" ×{n}") for rule, n in open_findings.items())
 
 
 def row_as_dict(row: ReportRow) -> dict[str, Any]:

@@ -7,19 +7,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from google_fixtures import ALICE, BOB, make_provider
+from flask.testing import FlaskClient
+from google_fixtures import ALICE, BOB, make_provider, weekly_one_on_one
+from werkzeug.test import TestResponse
 
 from emulators.google import GoogleCalendarEmulator
 from emulators.smtp import MailSink
 from providers.base import AgendaLink, AgendaWriter, EventText
+from sync.agenda import auth
 from sync.config import parse_settings
 from sync.cycle import CycleReport, run_cycle
 from sync.notify.smtp import SmtpMailer
 from sync.runtime import Runtime, build_runtime
 from sync.store.models import AgendaPairRow, AgendaWriteRow
+from sync.web import agenda_deps, create_app
 
 BASE_URL = "https://agenda.example.com"
 LINK = re.compile(r'href="(https?://[^"]+/a/[A-Za-z0-9_-]+)"')
+CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # a Monday
 FIRST = NOW - timedelta(weeks=4) + timedelta(hours=2)  # Mondays 10:00 UTC, four weeks of history
 
@@ -77,6 +82,40 @@ def make_agenda_world(
     mailer = SmtpMailer(host="127.0.0.1", port=sink.port, sender="oneonone@example.com")
     runtime = build_runtime(settings, clock=lambda: now[0], providers=[provider], send=mailer.send)
     return AgendaWorld(emulator, sink, runtime, now)
+
+
+def weekly_world(emulator: GoogleCalendarEmulator, sink: MailSink, database_url: str) -> AgendaWorld:
+    """Alice and Bob's weekly 1:1 (four weeks of history), synced once: their page exists."""
+    world = make_agenda_world(emulator, sink, database_url)
+    weekly_one_on_one(world.emulator, FIRST, zone="UTC")
+    world.cycle()
+    return world
+
+
+def client_for(world: AgendaWorld, deliver: bool = False) -> FlaskClient:
+    """A browser on the daemon's web app (sign-in mails stay queued unless `deliver`)."""
+    deps = agenda_deps(world.runtime)
+    if not deliver:
+        deps.deliver = None
+    return create_app(deps).test_client()
+
+
+def csrf(response: TestResponse) -> str:
+    match = CSRF.search(response.get_data(as_text=True))
+    assert match, "the page has a form with a CSRF token"
+    return match.group(1)
+
+
+def sign_in(world: AgendaWorld, client: FlaskClient, email: str) -> None:
+    with world.runtime.db.session() as session:
+        token = auth.open_session(session, email, world.now[0], 30)
+    client.set_cookie(auth.SESSION_COOKIE, token)
+
+
+def signed_in(world: AgendaWorld, email: str) -> FlaskClient:
+    client = client_for(world)
+    sign_in(world, client, email)
+    return client
 
 
 class SimulatedCrash(BaseException):

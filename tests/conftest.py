@@ -14,6 +14,8 @@ from hypothesis import settings as hypothesis_settings
 if TYPE_CHECKING:
     from emulators.google import GoogleCalendarEmulator
     from emulators.graph import GraphEmulator
+    from emulators.ics_feed import IcsFeedServer
+    from emulators.smtp import MailSink
 
 hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 hypothesis_settings.register_profile("dev", deadline=None)
@@ -96,3 +98,23 @@ def graph_emulator(tmp_path: Path) -> Iterator[GraphEmulator]:
         ):
             emulator.add_mailbox(person, zone)
         yield emulator
+
+
+@pytest.fixture
+def sink() -> Iterator[MailSink]:
+    """A real SMTP server (aiosmtpd) on a free port that keeps what it receives."""
+    from emulators.smtp import MailSink
+
+    with MailSink() as server:
+        yield server
+
+
+@pytest.fixture
+def ics_server() -> Iterator[IcsFeedServer]:
+    """Serves ICS feeds over HTTP on a free port (conditional GET, faults)."""
+    from emulators.ics_feed import IcsFeedServer
+
+    feeds = IcsFeedServer()
+    feeds.start()
+    yield feeds
+    feeds.stop()

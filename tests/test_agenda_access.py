@@ -5,55 +5,20 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
 
 import pytest
-from agenda_fixtures import FIRST, AgendaWorld, make_agenda_world
+from agenda_fixtures import AgendaWorld, client_for, csrf, signed_in, weekly_world
 from flask.testing import FlaskClient
-from google_fixtures import ALICE, BOB, weekly_one_on_one
-from werkzeug.test import TestResponse
+from google_fixtures import ALICE, BOB
 
 from emulators.google import GoogleCalendarEmulator
 from emulators.smtp import MailSink
-from sync.agenda import auth
 from sync.store.models import AgendaSessionRow, OutboxRow
-from sync.web import agenda_deps, create_app
-
-CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
-
-
-@pytest.fixture
-def sink() -> Iterator[MailSink]:
-    with MailSink() as server:
-        yield server
 
 
 @pytest.fixture
 def world(google_emulator: GoogleCalendarEmulator, sink: MailSink, database_url: str) -> AgendaWorld:
-    world = make_agenda_world(google_emulator, sink, database_url)
-    weekly_one_on_one(world.emulator, FIRST, zone="UTC")
-    world.cycle()
-    return world
-
-
-def client_for(world: AgendaWorld) -> FlaskClient:
-    deps = agenda_deps(world.runtime)
-    deps.deliver = None
-    return create_app(deps).test_client()
-
-
-def csrf(response: TestResponse) -> str:
-    match = CSRF.search(response.get_data(as_text=True))
-    assert match, "the page has a form with a CSRF token"
-    return match.group(1)
-
-
-def signed_in(world: AgendaWorld, email: str) -> FlaskClient:
-    client = client_for(world)
-    with world.runtime.db.session() as session:
-        token = auth.open_session(session, email, world.now[0], 30)
-    client.set_cookie(auth.SESSION_COOKIE, token)
-    return client
+    return weekly_world(google_emulator, sink, database_url)
 
 
 @pytest.mark.timeout(60)

@@ -62,12 +62,6 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def sink() -> Iterator[MailSink]:
-    with MailSink() as server:
-        yield server
-
-
-@pytest.fixture
 def site(google_emulator: GoogleCalendarEmulator, sink: MailSink, sqlite_url: str) -> Iterator[tuple[AgendaWorld, str]]:
     server = WebServer("127.0.0.1:0")
     world = make_agenda_world(google_emulator, sink, sqlite_url, base_url=server.url)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -16,12 +15,6 @@ from sync.findings import finding_as_dict, finding_rows
 from sync.store.models import AgendaPairRow, OutboxRow
 
 MEETING = NOW + timedelta(hours=2)  # Monday 10:00 UTC, the next slot of the weekly series
-
-
-@pytest.fixture
-def sink() -> Iterator[MailSink]:
-    with MailSink() as server:
-        yield server
 
 
 @pytest.fixture

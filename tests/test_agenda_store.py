@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from google_fixtures import ALICE, BOB, weekly_one_on_one
 from emulators.google import GoogleCalendarEmulator
 from emulators.smtp import MailSink
 from sync.agenda import auth
-from sync.agenda.markdown_backend import file_for, parse_tasks
+from sync.agenda.markdown_backend import file_for, import_tasks, parse_tasks
 from sync.agenda.store import add_item, apply_retention, items_of, pair_by_page
 from sync.cli import main
 from sync.store.models import AgendaPairRow, AgendaSessionRow
@@ -21,17 +20,18 @@ from sync.store.models import AgendaPairRow, AgendaSessionRow
 LAST = FIRST + timedelta(weeks=3)  # the latest held 1:1 at NOW
 
 
-@pytest.fixture
-def sink() -> Iterator[MailSink]:
-    with MailSink() as server:
-        yield server
-
-
 def world_with_items(emulator: GoogleCalendarEmulator, sink: MailSink, url: str, **agenda: object) -> AgendaWorld:
     world = make_agenda_world(emulator, sink, url, agenda=dict(agenda))
     weekly_one_on_one(world.emulator, FIRST, zone="UTC")
     world.cycle()
     return world
+
+
+def markdown_world(emulator: GoogleCalendarEmulator, sink: MailSink, tmp_path: Path) -> tuple[AgendaWorld, Path]:
+    """A world with `agenda.backend: markdown`, and the folder its files go to."""
+    folder = tmp_path / "notes"
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    return world_with_items(emulator, sink, url, backend="markdown", markdown_dir=str(folder)), folder
 
 
 def test_items_older_than_the_retention_period_are_deleted(
@@ -78,10 +78,7 @@ def test_forget_removes_a_persons_notes_and_sessions(
 def test_markdown_backend_writes_the_page_and_reads_ticked_and_new_action_items_back(
     google_emulator: GoogleCalendarEmulator, sink: MailSink, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "notes"
-    world = world_with_items(
-        google_emulator, sink, f"sqlite:///{tmp_path / 'db.sqlite'}", backend="markdown", markdown_dir=str(folder)
-    )
+    world, folder = markdown_world(google_emulator, sink, tmp_path)
     with world.runtime.db.session() as session:
         pair = session.query(AgendaPairRow).one()
         first = add_item(session, pair.id, "action", "Send the doc", author=ALICE, now=NOW, occurrence=LAST, owner=BOB)
@@ -114,10 +111,7 @@ def test_markdown_backend_writes_the_page_and_reads_ticked_and_new_action_items_
 def test_markdown_text_that_looks_like_a_task_or_an_item_id_stays_what_it_was_across_cycles(
     google_emulator: GoogleCalendarEmulator, sink: MailSink, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "notes"
-    world = world_with_items(
-        google_emulator, sink, f"sqlite:///{tmp_path / 'db.sqlite'}", backend="markdown", markdown_dir=str(folder)
-    )
+    world, _ = markdown_world(google_emulator, sink, tmp_path)
     with world.runtime.db.session() as session:
         pair = session.query(AgendaPairRow).one()
         done = add_item(session, pair.id, "action", "Ship it", author=ALICE, now=NOW, occurrence=LAST, owner=BOB)
@@ -134,12 +128,7 @@ def test_markdown_text_that_looks_like_a_task_or_an_item_id_stays_what_it_was_ac
 def test_a_new_markdown_line_read_twice_before_the_rewrite_makes_one_item(
     google_emulator: GoogleCalendarEmulator, sink: MailSink, tmp_path: Path
 ) -> None:
-    from sync.agenda.markdown_backend import import_tasks
-
-    folder = tmp_path / "notes"
-    world = world_with_items(
-        google_emulator, sink, f"sqlite:///{tmp_path / 'db.sqlite'}", backend="markdown", markdown_dir=str(folder)
-    )
+    world, folder = markdown_world(google_emulator, sink, tmp_path)
     path = file_for(folder, ALICE, BOB)
     path.write_text(path.read_text(encoding="utf-8") + "- [ ] Book the offsite\n", encoding="utf-8")
     with world.runtime.db.session() as session:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from agenda_fixtures import FIRST, NOW, AgendaWorld, make_agenda_world
-from flask.testing import FlaskClient
+from agenda_fixtures import FIRST, NOW, AgendaWorld, client_for, csrf, make_agenda_world, sign_in, weekly_world
 from google_fixtures import ALICE, BOB, CAROL, weekly_one_on_one
-from werkzeug.test import TestResponse
 
 from emulators.google import GoogleCalendarEmulator
 from emulators.smtp import MailSink
@@ -19,40 +16,10 @@ from sync.agenda.store import add_item
 from sync.store.models import AgendaPairRow, OutboxRow
 from sync.web import agenda_deps, create_app
 
-CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
-
-
-@pytest.fixture
-def sink() -> Iterator[MailSink]:
-    with MailSink() as server:
-        yield server
-
 
 @pytest.fixture
 def world(google_emulator: GoogleCalendarEmulator, sink: MailSink, database_url: str) -> AgendaWorld:
-    world = make_agenda_world(google_emulator, sink, database_url)
-    weekly_one_on_one(world.emulator, FIRST, zone="UTC")
-    world.cycle()
-    return world
-
-
-def client_for(world: AgendaWorld, deliver: bool = False) -> FlaskClient:
-    deps = agenda_deps(world.runtime)
-    if not deliver:
-        deps.deliver = None
-    return create_app(deps).test_client()
-
-
-def csrf(response: TestResponse) -> str:
-    match = CSRF.search(response.get_data(as_text=True))
-    assert match, "the page has a form with a CSRF token"
-    return match.group(1)
-
-
-def sign_in(world: AgendaWorld, client: FlaskClient, email: str) -> None:
-    with world.runtime.db.session() as session:
-        token = auth.open_session(session, email, world.now[0], 30)
-    client.set_cookie(auth.SESSION_COOKIE, token)
+    return weekly_world(google_emulator, sink, database_url)
 
 
 def outbox(world: AgendaWorld, kind: str) -> list[OutboxRow]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -30,12 +29,6 @@ from sync.cli import main
 
 USER_TEXT = 'Our agenda:\n<b>Q3 numbers</b> &amp; "ideas" — bring them\n<a href="https://docs.example.com/x">doc</a>'
 THEIR_ATTACHMENT = {"fileUrl": "https://drive.google.com/file/d/abc123/view", "title": "Q3 plan"}
-
-
-@pytest.fixture
-def sink() -> Iterator[MailSink]:
-    with MailSink() as server:
-        yield server
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -51,12 +50,6 @@ class GraphWorld:
 
     def updates(self, event_id: str) -> int:
         return sum(1 for u in self.emulator.meeting_updates if u.event_id == event_id)
-
-
-@pytest.fixture
-def sink() -> Iterator[MailSink]:
-    with MailSink() as server:
-        yield server
 
 
 def make_world(emulator: GraphEmulator, sink: MailSink, database_url: str, **agenda: Any) -> GraphWorld:

@@ -9,7 +9,6 @@ for the whole body would hold the test until its own timeout.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -98,26 +97,18 @@ def test_a_graph_body_trickled_one_byte_at_a_time_fails_at_the_request_deadline(
         drain(_graph(graph_emulator, request_seconds=1.0).list_changes(ALICE, None, NOW))
 
 
-@pytest.fixture
-def feeds() -> Iterator[IcsFeedServer]:
-    server = IcsFeedServer()
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.mark.timeout(60)
-def test_an_ics_feed_trickled_one_byte_at_a_time_fails_that_feed_only(feeds: IcsFeedServer) -> None:
+def test_an_ics_feed_trickled_one_byte_at_a_time_fails_that_feed_only(ics_server: IcsFeedServer) -> None:
     calendar = (
         b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n" + b"X-PAD:" + b"x" * 400 + b"\r\nEND:VCALENDAR\r\n"
     )
-    feeds.publish("slow.ics", calendar)
-    feeds.publish("fine.ics", calendar)
-    feeds.server.faults.add(Fault(None, trickle=0.2, path=r"slow\.ics$"))
+    ics_server.publish("slow.ics", calendar)
+    ics_server.publish("fine.ics", calendar)
+    ics_server.server.faults.add(Fault(None, trickle=0.2, path=r"slow\.ics$"))
     provider = IcsFeedProvider(
         feeds=(
-            IcsFeed(owner="slow@acme.test", url=feeds.url("slow.ics")),
-            IcsFeed(owner="fine@acme.test", url=feeds.url("fine.ics")),
+            IcsFeed(owner="slow@acme.test", url=ics_server.url("slow.ics")),
+            IcsFeed(owner="fine@acme.test", url=ics_server.url("fine.ics")),
         ),
         retry=ONCE,
         sleeper=lambda _: None,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,12 +51,6 @@ class World:
 
     def open(self, rule: str) -> list[dict[str, object]]:
         return [f for f in self.findings() if f["rule"] == rule and f["status"] == "open"]
-
-
-@pytest.fixture
-def sink() -> Iterator[MailSink]:
-    with MailSink() as server:
-        yield server
 
 
 def make_world(

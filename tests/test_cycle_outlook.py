@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -56,12 +55,6 @@ class World:
     def cancel(self, slot: datetime) -> None:
         (master,) = [e for e in self.emulator.events(ALICE) if e["type"] == "seriesMaster"]
         self.emulator.cancel_occurrence(ALICE, self.emulator.occurrence_id(ALICE, master["id"], slot))
-
-
-@pytest.fixture
-def sink() -> Iterator[MailSink]:
-    with MailSink() as server:
-        yield server
 
 
 def _settings(database_url: str, sink: MailSink, **extra: Any) -> dict[str, Any]:

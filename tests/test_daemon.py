@@ -5,11 +5,9 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from daemon_fixtures import start_daemon, write_config
 from flask import Flask
 from flask.testing import FlaskClient
@@ -25,12 +23,6 @@ from sync.runtime import build_runtime
 from sync.store.models import CalendarRow
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-@pytest.fixture
-def sink() -> Iterator[MailSink]:
-    with MailSink() as server:
-        yield server
 
 
 def _wait_for(predicate: object, timeout: float = 30.0) -> bool:

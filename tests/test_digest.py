@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-import pytest
 from PIL import Image
 from rules_builders import B, M, P, R
 from views_fixtures import NOW, org_settings, seed
@@ -26,12 +24,6 @@ from sync.store.models import DigestRow, OutboxRow
 from sync.timeline import SCALE, size
 
 DIGEST_SUBJECT = "Your 1:1s, week"
-
-
-@pytest.fixture
-def sink() -> Iterator[MailSink]:
-    with MailSink() as server:
-        yield server
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -76,11 +75,8 @@ def _vevent(uid: str, summary: str, first: datetime, exdates: tuple[datetime, ..
 
 
 @pytest.fixture
-def server() -> Iterator[IcsFeedServer]:
-    feeds = IcsFeedServer()
-    feeds.start()
-    yield feeds
-    feeds.stop()
+def server(ics_server: IcsFeedServer) -> IcsFeedServer:
+    return ics_server
 
 
 def test_a_published_feed_without_attendees_is_judged_by_the_names_in_its_titles(

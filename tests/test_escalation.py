@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-import pytest
 from rules_builders import B, M, P, R
 from views_fixtures import NOW, org_settings, seed
 
@@ -21,12 +19,6 @@ from sync.notify.smtp import SmtpMailer
 from sync.runtime import Runtime, build_runtime
 from sync.store.db import Database
 from sync.store.models import EscalationRow, FindingRow, OutboxRow
-
-
-@pytest.fixture
-def sink() -> Iterator[MailSink]:
-    with MailSink() as server:
-        yield server
 
 
 def _runtime(database_url: str, sink: MailSink, clock: list[datetime], **escalation: object) -> Runtime:

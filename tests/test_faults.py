@@ -7,7 +7,6 @@ import os
 import select
 import socket
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,12 +22,6 @@ from sync.notify.smtp import SmtpMailer
 from sync.runtime import Runtime, build_runtime
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-@pytest.fixture
-def sink() -> Iterator[MailSink]:
-    with MailSink() as server:
-        yield server
 
 
 def _runtime(emulator: GoogleCalendarEmulator, sink: MailSink, url: str, now: list[datetime], **kw: object) -> Runtime:

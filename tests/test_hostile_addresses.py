@@ -4,7 +4,6 @@ ever holds anything but the one parsed `local@domain`, and no list or group pass
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -165,14 +164,6 @@ def test_the_ics_mapping_drops_the_hostile_attendee(raw: str) -> None:
 NOW = datetime(2025, 6, 2, 12, tzinfo=UTC)
 
 
-@pytest.fixture
-def server() -> Iterator[IcsFeedServer]:
-    feeds = IcsFeedServer()
-    feeds.start()
-    yield feeds
-    feeds.stop()
-
-
 def _series(uid: str, attendee: str, *extra: str) -> list[str]:
     first = NOW - timedelta(weeks=3, hours=3)  # Mondays 09:00 UTC
     return [
@@ -191,7 +182,7 @@ def _series(uid: str, attendee: str, *extra: str) -> list[str]:
 
 
 def test_a_feed_with_hostile_attendees_mails_nobody_outside_the_parsed_addresses(
-    server: IcsFeedServer, database_url: str
+    ics_server: IcsFeedServer, database_url: str
 ) -> None:
     """No directory: pairs come from who organizes a titled 1:1. Beside a real pair (a cancellation this
     morning: Maria is warned; the next 1:1 is near: Rep is nudged), each hostile attendee would have been
@@ -199,7 +190,7 @@ def test_a_feed_with_hostile_attendees_mails_nobody_outside_the_parsed_addresses
     real = _series("real", "rep.x@acme.test", f"EXDATE:{NOW - timedelta(hours=3):%Y%m%dT%H%M%SZ}")
     hostile = [line for number, raw in enumerate([ENCODED, LIST, GROUP]) for line in _series(f"h{number}", raw)]
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//t//EN", *real, *hostile, "END:VCALENDAR", ""]
-    server.publish("maria.ics", "\r\n".join(lines).encode())
+    ics_server.publish("maria.ics", "\r\n".join(lines).encode())
     with MailSink() as sink:
         settings = parse_settings(
             {
@@ -209,7 +200,7 @@ def test_a_feed_with_hostile_attendees_mails_nobody_outside_the_parsed_addresses
             }
         )
         ics = IcsFeedProvider(
-            feeds=(IcsFeed(owner="maria@acme.test", url=server.url("maria.ics")),),
+            feeds=(IcsFeed(owner="maria@acme.test", url=ics_server.url("maria.ics")),),
             retry=RetryPolicy(attempts=1),
             sleeper=lambda _: None,
             rng=random.Random(1),

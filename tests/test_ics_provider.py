@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -55,11 +54,8 @@ def weekly(uid: str = "weekly-1", exdates: tuple[datetime, ...] = ()) -> str:
 
 
 @pytest.fixture
-def server() -> Iterator[IcsFeedServer]:
-    feeds = IcsFeedServer()
-    feeds.start()
-    yield feeds
-    feeds.stop()
+def server(ics_server: IcsFeedServer) -> IcsFeedServer:
+    return ics_server
 
 
 def provider(*feeds: IcsFeed, waits: list[float] | None = None) -> IcsFeedProvider:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,12 +16,6 @@ from sync.store.models import FindingRow, OutboxRow
 
 NOW = datetime(2025, 1, 20, 8, 0, tzinfo=UTC)
 ALICE, BOB, CAROL = "alice@example.com", "bob.jones@example.com", "carol@example.com"
-
-
-@pytest.fixture
-def sink() -> Iterator[MailSink]:
-    with MailSink() as server:
-        yield server
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -69,14 +68,6 @@ POISON = (
 )
 
 
-@pytest.fixture
-def server() -> Iterator[IcsFeedServer]:
-    feeds = IcsFeedServer()
-    feeds.start()
-    yield feeds
-    feeds.stop()
-
-
 Findings = list[dict[str, object]]
 
 
@@ -133,15 +124,15 @@ PAGE = re.compile(r"/a/[A-Za-z0-9_-]+")
 
 @pytest.mark.timeout(120)
 def test_poisoned_events_on_one_calendar_leave_every_other_pair_judged_and_emailed_as_without_them(
-    server: IcsFeedServer, tmp_path_factory: pytest.TempPathFactory
+    ics_server: IcsFeedServer, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     with MailSink() as clean_sink:
         clean_db = f"sqlite:///{tmp_path_factory.mktemp('clean')}/db.sqlite"
-        clean, clean_findings = run_org(server, clean_sink, clean_db, ())
+        clean, clean_findings = run_org(ics_server, clean_sink, clean_db, ())
         clean_mail = mails_to_managers(clean_sink)
     with MailSink() as sink:
         poisoned_db = f"sqlite:///{tmp_path_factory.mktemp('poisoned')}/db.sqlite"
-        poisoned, poisoned_findings = run_org(server, sink, poisoned_db, POISON)
+        poisoned, poisoned_findings = run_org(ics_server, sink, poisoned_db, POISON)
         poisoned_mail = mails_to_managers(sink)
         admin_mail = [m for m in sink.messages if m["To"] == ADMIN]
 

@@ -104,7 +104,7 @@ def decide(
     view = _meeting(page, upcoming.original_start) if upcoming is not None else None
     if upcoming is not None and view is not None:
         prepared = any(t.author == report for t in view.topics)
-        finding = agenda_finding(history, now, cfg.agenda_hours, prepared=prepared)
+        finding = agenda_finding(history, upcoming, cfg.agenda_hours, prepared=prepared)
         if finding is not None:
             findings.append(replace(finding, details={"page": link}))
             zone = zone_of(report, context, cfg.default_zone, partner=manager)

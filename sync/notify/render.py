@@ -60,6 +60,11 @@ def display_name(address: str) -> str:
     return " ".join(part.capitalize() for part in local.replace("_", ".").split(".") if part) or address
 
 
+def first_name(address: str) -> str:
+    """How a mail greets or names a person: the first word of their display name."""
+    return display_name(address).split()[0]
+
+
 @dataclass(frozen=True)
 class RenderedMail:
     subject: str
@@ -85,17 +90,17 @@ def _day(value: str) -> str:
 
 def advice_for(finding: FindingRow) -> str:
     """What to do, fitted to the cause: a report's decline, an ended series, a date to book by."""
-    details, name = finding.details or {}, display_name(finding.report)
+    details, name, first = finding.details or {}, display_name(finding.report), first_name(finding.report)
     if finding.rule == "cancelled-without-reschedule":
         last = str(details.get("replacement_looked_for", "")).partition("/")[2]
         by = f" by {_day(last)}" if last else ""
         if details.get("how") == "declined" and details.get("cancelled_by") == finding.report:
-            return f"{name} declined: ask {name.split()[0]} for a time that works for you both, and book it{by}."
+            return f"{name} declined: ask {first} for a time that works for you both, and book it{by}."
         return f"Book a replacement{by}: a moved 1:1 is fine, a cancelled one is not."
     if finding.rule == "cadence-gap-ahead" and details.get("series_ended") == "true":
         return f"Your recurring 1:1 with {name} has ended: set up a new weekly one."
     if finding.rule == "cadence-gap-ahead" and details.get("book_by"):
-        return f"Add a 1:1 with {name.split()[0]} by {_day(str(details['book_by']))}."
+        return f"Add a 1:1 with {first} by {_day(str(details['book_by']))}."
     return ADVICE.get(finding.rule, "")
 
 
@@ -129,7 +134,7 @@ def render_warning(
     else:
         reports = sorted({str(i["report_name"]) for i in items})
         subject = f"{len(items)} of your 1:1s need attention ({', '.join(reports)})"
-    context = {"manager_name": display_name(manager).split()[0], "items": items, "zone": zone}
+    context = {"manager_name": first_name(manager), "items": items, "zone": zone}
     return RenderedMail(
         subject=one_line(subject),
         text=_env.get_template("warning.txt").render(context),
