@@ -20,17 +20,18 @@ from sqlalchemy.orm import Session
 from providers.base import Provider
 from rules.engine import build_histories, judge_histories
 from rules.screen import BadData
+from sync.actions.alerts import enqueue_admin_alerts, enqueue_bad_data_alerts
+from sync.actions.escalation import enqueue_escalations
+from sync.actions.findings import FindingStats, record_findings
+from sync.actions.warnings import enqueue_warnings
 from sync.agenda.step import prepare as prepare_agenda
 from sync.agenda.step import write_links, write_markdown
 from sync.agenda.writeback import WritebackReport
-from sync.calendars import CalendarResult, commit_quiet, resting_calendars, sync_calendar
-from sync.escalation import enqueue_escalations
 from sync.evaluation import evaluation_context, remember_pairs
-from sync.findings import FindingStats, record_findings
 from sync.heap import collector_paused
-from sync.leases import Claim, acquire_many, release
-from sync.notify.alerts import enqueue_admin_alerts, enqueue_bad_data_alerts
-from sync.notify.outbox import DeliveryStats, deliver_pending, enqueue_warnings
+from sync.ingest.calendars import CalendarResult, commit_quiet, resting_calendars, sync_calendar
+from sync.ingest.leases import Claim, acquire_many, release
+from sync.notify.outbox import DeliveryStats, deliver_pending
 from sync.runtime import Runtime
 from sync.store.db import pid_alive, release_dead_local_workers, serialize
 from sync.store.events import load_events
@@ -227,9 +228,8 @@ def run_cycle(
         report.alerts = enqueue_admin_alerts(
             session,
             report.calendars,
-            admin=settings.notify.admin_email,
-            sender_domain=settings.smtp.sender_domain,
-            now=now,
+            runtime.policy,
+            now,
         )
         context = evaluation_context(session, settings, now)
         scope = evaluation_scope(session, runtime, report, now)
@@ -248,13 +248,12 @@ def run_cycle(
         report.alerts += enqueue_bad_data_alerts(
             session,
             evaluation.bad_data,
-            admin=settings.notify.admin_email,
-            sender_domain=settings.smtp.sender_domain,
-            now=now,
+            runtime.policy,
+            now,
         )
         remember_pairs(session, context, evaluation)
         # The agenda: pages, nudges (queued in this transaction) and `agenda-not-prepared` findings.
-        agenda = prepare_agenda(session, settings, context, events, now, histories=histories)
+        agenda = prepare_agenda(session, settings.agenda, runtime.policy, context, events, now, histories=histories)
         findings = (*evaluation.findings, *agenda.findings)
         report.findings = record_findings(
             session, findings, evaluation.judged_pairs | agenda.judged_pairs, now, judged_since=evaluation.judged_since
@@ -263,17 +262,8 @@ def run_cycle(
         # Every open finding in the store: a cycle that judged only what changed still tells the whole truth.
         report.open_findings = session.scalar(select(func.count(FindingRow.id)).where(FindingRow.status == "open")) or 0
         report.nudges = agenda.nudges
-        report.queued = enqueue_warnings(
-            session,
-            now,
-            sender_domain=settings.smtp.sender_domain,
-            zones=context.time_zones,
-            default_zone=settings.time_zone,
-            observe=settings.notify.mode == "observe",
-            opt_out=frozenset(settings.notify.opt_out),
-            base_url=settings.web.base_url,
-        )
-        report.escalations = enqueue_escalations(session, settings, context, now)
+        report.queued = enqueue_warnings(session, now, runtime.policy, context.time_zones)
+        report.escalations = enqueue_escalations(session, settings.escalation, runtime.policy, context, now)
     runtime.crash.hit("after_findings")
     write_markdown(agenda)
     report.agenda = write_links(runtime.db, settings, runtime.writers, agenda.targets, now, crash=runtime.crash.hit)

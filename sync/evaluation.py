@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from rules.engine import Evaluation, evaluate
 from rules.model import EvaluationContext, Pause
-from sync.calendars import stale_calendars
 from sync.config import Settings
 from sync.directory.store import directory_in_force
+from sync.ingest.calendars import stale_calendars
 from sync.store.events import load_events
 from sync.store.models import CalendarRow, PairSeenRow, PauseRow
 

@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 
 from providers.base import AgendaWriter, Provider
@@ -29,6 +30,7 @@ from sync.directory.calendars import DirectoryCalendars, directory_calendars, fo
 from sync.metrics import Metrics
 from sync.notify.channel import EMAIL, Send
 from sync.notify.graph_mail import GraphMailer
+from sync.notify.policy import MailPolicy, mail_policy
 from sync.notify.smtp import SmtpMailer
 from sync.store.db import Database
 
@@ -55,6 +57,11 @@ class Runtime:
     last_full_evaluation: datetime | None = None
     # Channels besides email, by name (sync/notify/channel.py); each delivers the rows queued for it.
     channels: dict[str, Send] = field(default_factory=dict)
+
+    @cached_property
+    def policy(self) -> MailPolicy:
+        """What every message obeys (sender domain, default zone, observe mode, opt-outs), built once."""
+        return mail_policy(self.settings)
 
     def delivery(self) -> dict[str, Send]:
         """Every channel this process delivers, by name (none: delivery is left to another process)."""

@@ -22,10 +22,10 @@ from sync.agenda.deps import AgendaDeps
 from sync.agenda.mail import deliver_now
 from sync.agenda.oidc import OidcClient, Provider
 from sync.agenda.pages import create_blueprint
-from sync.agenda.store import app_secret
 from sync.directory.sources import config_directory
 from sync.evaluation import evaluation_context
 from sync.runtime import Runtime
+from sync.store.db import app_secret
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,7 @@ def agenda_deps(runtime: Runtime, base_url: str | None = None) -> AgendaDeps:
         context_for=lambda session, now: evaluation_context(session, settings, now),
         base_url=base_url or settings.web.base_url,
         secret=secret,
-        sender_domain=settings.smtp.sender_domain,
-        default_zone=settings.time_zone,
+        policy=runtime.policy,
         signin_minutes=settings.agenda.signin_link_minutes,
         session_days=settings.agenda.session_days,
         canonical=directory.canonical,

@@ -26,12 +26,12 @@ from providers.entra_directory import EntraDirectoryReader
 from providers.google_directory import GoogleDirectoryReader, admin_credentials
 from providers.outlook_http import GraphClient
 from providers.retry import RetryPolicy
+from sync.actions.findings import finding_as_dict, finding_rows
+from sync.cli.directory import directory_rows
 from sync.config import Settings, parse_settings
 from sync.cycle import CycleReport, run_cycle
-from sync.directory.cli import directory_rows
 from sync.directory.refresh import RefreshResult, refresh_directory
 from sync.directory.sources import PeopleReader
-from sync.findings import finding_as_dict, finding_rows
 from sync.notify.smtp import SmtpMailer
 from sync.runtime import Runtime, build_runtime
 

@@ -10,8 +10,8 @@ from google_fixtures import ALICE, BOB, weekly_one_on_one
 
 from emulators.google import GoogleCalendarEmulator
 from emulators.smtp import MailSink
+from sync.actions.findings import finding_as_dict, finding_rows
 from sync.agenda.store import add_item, forget_person
-from sync.findings import finding_as_dict, finding_rows
 from sync.store.models import AgendaPairRow, OutboxRow
 
 MEETING = NOW + timedelta(hours=2)  # Monday 10:00 UTC, the next slot of the weekly series

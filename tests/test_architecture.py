@@ -89,6 +89,24 @@ def test_no_module_imports_itself_back_through_others() -> None:
     )
 
 
+def _room(module: str) -> str:
+    """The room a module stands in: its folder under `sync/` (ingest, actions, notify, ...) or its own file."""
+    parts = module.split(".")
+    return ".".join(parts[:2])
+
+
+def test_no_room_of_sync_imports_itself_back_through_other_rooms() -> None:
+    """Folders are floors: `directory/` may use `notify/`, but nothing `notify/` uses may lead back to
+    `directory/` (so a new channel or action knows which rooms it may touch)."""
+    rooms: dict[str, set[str]] = {}
+    for name, targets in _graph().items():
+        if name.startswith("sync."):
+            rooms.setdefault(_room(name), set()).update(_room(t) for t in targets if t.startswith("sync."))
+    rooms = {room: targets - {room} for room, targets in rooms.items()}
+    circles = _circles(rooms)
+    assert circles == [], "rooms that import each other back:\n" + "\n".join(" -> ".join(c) for c in circles)
+
+
 def test_the_rules_import_nothing_but_the_rules() -> None:
     graph = _graph()
     outside = {(name, target) for name, targets in graph.items() if name.startswith("rules") for target in targets}

@@ -14,10 +14,10 @@ from google_fixtures import ALICE, BOB, CAROL, instance_id, make_provider, weekl
 from emulators.google import GoogleCalendarEmulator
 from emulators.http import Fault, Reply
 from emulators.smtp import MailSink
+from sync.actions.findings import finding_as_dict, finding_rows
 from sync.cli import main
 from sync.config import parse_settings
 from sync.cycle import CycleReport, run_cycle
-from sync.findings import finding_as_dict, finding_rows
 from sync.notify.smtp import SmtpMailer
 from sync.runtime import Runtime, build_runtime
 from sync.store.events import load_events

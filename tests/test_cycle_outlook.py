@@ -11,9 +11,9 @@ from outlook_fixtures import ALICE, BOB, CAROL, CLIENT_ID, DAN, SECRET, make_pro
 
 from emulators.graph import GraphEmulator
 from emulators.smtp import MailSink
+from sync.actions.findings import finding_as_dict, finding_rows
 from sync.config import parse_settings
 from sync.cycle import CycleReport, run_cycle
-from sync.findings import finding_as_dict, finding_rows
 from sync.notify.graph_mail import MESSAGE_ID_HEADER
 from sync.notify.smtp import SmtpMailer
 from sync.runtime import Runtime, build_runtime

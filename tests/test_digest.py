@@ -14,14 +14,14 @@ from rules_builders import B, M, P, R
 from views_fixtures import NOW, org_settings, seed
 
 from emulators.smtp import MailSink
+from sync.actions.digest import digest_job, is_due, iso_week
 from sync.config import parse_settings
 from sync.cycle import run_cycle
-from sync.digest import digest_job, is_due, iso_week
 from sync.notify.graph_mail import message_payload
 from sync.notify.smtp import SmtpMailer
 from sync.runtime import Runtime, build_runtime
 from sync.store.models import DigestRow, OutboxRow
-from sync.timeline import SCALE, size
+from sync.views.timeline import SCALE, size
 
 DIGEST_SUBJECT = "Your 1:1s, week"
 

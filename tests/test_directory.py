@@ -48,8 +48,8 @@ from sync.cycle import run_cycle
 from sync.directory.calendars import follow_directory
 from sync.directory.refresh import refresh_job
 from sync.evaluation import evaluation_context
+from sync.notify.policy import MailPolicy
 from sync.notify.smtp import SmtpMailer
-from sync.report import build_report
 from sync.runtime import build_runtime
 from sync.store.models import (
     AgendaNudgeRow,
@@ -59,6 +59,7 @@ from sync.store.models import (
     DirectoryStateRow,
     OutboxRow,
 )
+from sync.views.report import build_report
 from sync.web import agenda_deps, create_app
 
 FIRST = NOW - timedelta(weeks=4) + timedelta(hours=2)  # Mondays 10:00 UTC, four weeks of history
@@ -208,7 +209,7 @@ def test_a_leaver_ends_their_pairs_and_is_never_emailed_again(
             assert person is not None and not person.active and person.left_at is not None
             # A sign-in link asked for on an old agenda page is not sent either.
             mail = signin_mail(PIA, TOM, "https://agenda.example.com/a/1", 15, "h" * 64)
-            signin_id = queue(session, mail, world.now[0], sender_domain="example.com").id
+            signin_id = queue(session, mail, world.now[0], MailPolicy(sender_domain="example.com")).id
         assert not deliver_now(world.runtime.db, _send(world), signin_id, world.now[0], worker="web")
         with world.runtime.db.session() as session:
             assert session.get(OutboxRow, signin_id).status == "suppressed"  # type: ignore[union-attr]

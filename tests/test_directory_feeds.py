@@ -12,9 +12,9 @@ from emulators.ics_feed import IcsFeedServer
 from providers.ics import IcsFeed, IcsFeedProvider
 from rules.detect import candidate
 from rules.model import Directory, Pair, RuleSettings
+from sync.actions.findings import finding_as_dict, finding_rows
 from sync.config import ConfigError, parse_settings
 from sync.cycle import run_cycle
-from sync.findings import finding_as_dict, finding_rows
 from sync.runtime import build_runtime
 
 ALICE = "alice.moreau@acme.test"

@@ -9,11 +9,11 @@ from views_fixtures import NOW, org_settings, seed
 
 from emulators.smtp import MailSink
 from rules.model import EvaluationContext, Finding
+from sync.actions.escalation import enqueue_escalations
+from sync.actions.findings import record_findings
 from sync.config import parse_settings
 from sync.cycle import run_cycle
 from sync.directory.sources import config_directory
-from sync.escalation import enqueue_escalations
-from sync.findings import record_findings
 from sync.notify.graph_mail import message_payload
 from sync.notify.smtp import SmtpMailer
 from sync.runtime import Runtime, build_runtime
@@ -92,7 +92,7 @@ def _record(db: Database, findings: list[Finding], now: datetime) -> None:
 def _escalate(db: Database, runtime: Runtime, now: datetime) -> int:
     context = EvaluationContext(now=now, directory=config_directory(runtime.settings))
     with db.session() as session:
-        return enqueue_escalations(session, runtime.settings, context, now)
+        return enqueue_escalations(session, runtime.settings.escalation, runtime.policy, context, now)
 
 
 def test_only_warnings_that_became_due_count_and_each_window_escalates_once(database_url: str, sink: MailSink) -> None:
@@ -146,7 +146,7 @@ def test_through_graph_the_skip_level_is_a_cc_recipient(database_url: str, sink:
 
         evaluation, context = evaluate_store(session, runtime.settings, NOW)
         record_findings(session, evaluation.findings, evaluation.judged_pairs, NOW)
-        assert enqueue_escalations(session, runtime.settings, context, NOW) == 1
+        assert enqueue_escalations(session, runtime.settings.escalation, runtime.policy, context, NOW) == 1
         row = session.query(OutboxRow).filter_by(kind="escalation").one()
         message = message_payload(row)["message"]
     assert message["toRecipients"] == [{"emailAddress": {"address": M}}]
@@ -155,7 +155,7 @@ def test_through_graph_the_skip_level_is_a_cc_recipient(database_url: str, sink:
 
 
 def test_a_reports_declines_are_never_held_against_the_manager() -> None:
-    from sync.escalation import _counted
+    from sync.actions.escalation import _counted
 
     db = Database("sqlite://")
     db.migrate()

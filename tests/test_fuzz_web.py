@@ -36,8 +36,8 @@ from sync.agenda.deps import AgendaDeps
 from sync.agenda.store import ensure_pair
 from sync.config import parse_settings
 from sync.daemon import Daemon
+from sync.ingest.push import channel_token, client_state, push_blueprint
 from sync.ops import ops_blueprint
-from sync.push import channel_token, client_state, push_blueprint
 from sync.runtime import Runtime, build_runtime
 from sync.store.models import AgendaItemRow, AgendaSessionRow, CalendarRow, OutboxRow, PushChannelRow
 from sync.web import agenda_deps, create_app
@@ -133,7 +133,7 @@ def site(database: str) -> Iterator[Site]:
     blueprints = [push_blueprint(runtime.db, SECRET, runtime.clock, threading.Event())]
     blueprints.append(ops_blueprint(daemon, runtime.metrics))
     if _has_org():
-        from sync.orgpage import org_blueprint, org_deps
+        from sync.views.orgpage import org_blueprint, org_deps
 
         org = org_deps(settings, runtime.db, runtime.clock)
         assert org is not None
@@ -154,7 +154,7 @@ def site(database: str) -> Iterator[Site]:
 def _has_org() -> bool:
     try:
         from sync.config import OrgPageSettings  # noqa: F401
-        from sync.orgpage import org_blueprint  # noqa: F401
+        from sync.views.orgpage import org_blueprint  # noqa: F401
     except ImportError:
         return False
     return True

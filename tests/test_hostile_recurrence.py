@@ -9,7 +9,7 @@ from rules_builders import at
 
 from rules.model import CalendarEvent, EventKind
 from rules.recurrence import expand, rule_problem
-from sync.calendars import series_last_start
+from sync.ingest.calendars import series_last_start
 
 WINDOW = (datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 12, 31, tzinfo=UTC))
 

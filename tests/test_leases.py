@@ -8,9 +8,9 @@ import pytest
 from google_fixtures import ALICE, make_provider, weekly_one_on_one
 
 from emulators.google import GoogleCalendarEmulator
-from sync.calendars import CalendarResult, Fenced, _apply, sync_calendar
 from sync.crash import CrashPlan
-from sync.leases import Claim, acquire, release
+from sync.ingest.calendars import CalendarResult, Fenced, _apply, sync_calendar
+from sync.ingest.leases import Claim, acquire, release
 from sync.store.db import Database
 from sync.store.models import CalendarRow
 

@@ -13,9 +13,9 @@ from sync.agenda import auth
 from sync.agenda.store import add_item
 from sync.config import ConfigError, Settings, parse_settings
 from sync.cycle import run_cycle
-from sync.orgpage import org_blueprint, org_deps, token_ok
 from sync.runtime import build_runtime
 from sync.store.models import AgendaPairRow
+from sync.views.orgpage import org_blueprint, org_deps, token_ok
 from sync.web import agenda_deps, create_app
 
 TOKEN = "org-token-0123456789abcdef"

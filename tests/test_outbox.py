@@ -8,8 +8,10 @@ import pytest
 
 from emulators.smtp import MailSink
 from rules.model import Finding
-from sync.findings import record_findings
-from sync.notify.outbox import deliver_pending, enqueue_warnings
+from sync.actions.findings import record_findings
+from sync.actions.warnings import enqueue_warnings
+from sync.notify.outbox import deliver_pending
+from sync.notify.policy import MailPolicy
 from sync.notify.smtp import SmtpMailer
 from sync.store.db import Database
 from sync.store.models import FindingRow, OutboxRow
@@ -45,7 +47,7 @@ def _mailer(sink: MailSink) -> SmtpMailer:
 def _cycle(db: Database, sink: MailSink, findings: list[Finding], now: datetime = NOW) -> int:
     with db.session() as s:
         record_findings(s, findings, {(f.manager, f.report) for f in findings}, now)
-        enqueue_warnings(s, now, sender_domain="example.com", zones={ALICE: "Europe/Berlin"}, default_zone="UTC")
+        enqueue_warnings(s, now, MailPolicy(sender_domain="example.com"), {ALICE: "Europe/Berlin"})
     return deliver_pending(db, _mailer(sink).send, now).sent
 
 
@@ -109,7 +111,7 @@ def test_a_crash_after_smtp_acceptance_resends_with_the_same_message_id(db: Data
 
     with db.session() as s:
         record_findings(s, [_finding(BOB, "2025-01-13T09:00:00Z")], {(ALICE, BOB)}, NOW)
-        enqueue_warnings(s, NOW, sender_domain="example.com", zones={}, default_zone="UTC")
+        enqueue_warnings(s, NOW, MailPolicy(sender_domain="example.com"), {})
     with pytest.raises(SystemExit):
         deliver_pending(db, send_then_crash, NOW)
     # The restarted daemon waits out the dead worker's claim, then sends the copy.
@@ -139,7 +141,7 @@ def test_a_server_that_hangs_up_before_confirming_gets_at_most_three_copies_with
 def test_observe_mode_records_but_sends_nothing(db: Database, sink: MailSink) -> None:
     with db.session() as s:
         record_findings(s, [_finding(BOB, "2025-01-13T09:00:00Z")], {(ALICE, BOB)}, NOW)
-        enqueue_warnings(s, NOW, sender_domain="example.com", zones={}, default_zone="UTC", observe=True)
+        enqueue_warnings(s, NOW, MailPolicy(sender_domain="example.com", observe=True), {})
     assert deliver_pending(db, _mailer(sink).send, NOW).sent == 0
     assert sink.messages == []
     with db.session() as s:
@@ -149,9 +151,7 @@ def test_observe_mode_records_but_sends_nothing(db: Database, sink: MailSink) ->
 def test_opted_out_managers_are_not_emailed(db: Database, sink: MailSink) -> None:
     with db.session() as s:
         record_findings(s, [_finding(BOB, "2025-01-13T09:00:00Z")], {(ALICE, BOB)}, NOW)
-        queued = enqueue_warnings(
-            s, NOW, sender_domain="example.com", zones={}, default_zone="UTC", opt_out=frozenset({ALICE})
-        )
+        queued = enqueue_warnings(s, NOW, MailPolicy(sender_domain="example.com", opt_out=frozenset({ALICE})), {})
     assert queued == 0
 
 
@@ -189,13 +189,14 @@ def test_each_row_goes_to_its_own_channel_and_waits_for_a_process_that_has_it(db
     from sync.notify.outbox import Message, queue_message
 
     chat = FakeChannel(name="chat")
+    policy = MailPolicy(sender_domain="example.com")
     with db.session() as s:
-        queue_message(s, Message("warning", ALICE, ["mail"], "s", "t", "<p>t</p>"), NOW, sender_domain="example.com")
+        queue_message(s, Message("warning", ALICE, ["mail"], "s", "t", "<p>t</p>"), NOW, policy)
         queue_message(
             s,
             Message("warning", ALICE, ["chat"], "s", "t", "<p>t</p>", channel="chat"),
             NOW,
-            sender_domain="example.com",
+            policy,
         )
     assert deliver_pending(db, _mailer(sink).send, NOW).sent == 1  # email only: the chat row waits
     assert len(sink.messages) == 1 and chat.sent == []

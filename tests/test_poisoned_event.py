@@ -20,9 +20,9 @@ from emulators.smtp import MailSink
 from providers.ics import IcsFeed, IcsFeedProvider
 from providers.retry import RetryPolicy
 from rules.engine import evaluate
+from sync.actions.findings import finding_as_dict, finding_rows
 from sync.config import parse_settings
 from sync.cycle import CycleReport, run_cycle
-from sync.findings import finding_as_dict, finding_rows
 from sync.notify.smtp import SmtpMailer
 from sync.runtime import build_runtime
 

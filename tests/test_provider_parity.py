@@ -21,9 +21,9 @@ from emulators.graph import GraphEmulator
 from emulators.org import OrgPlan, plan_org, seed_google
 from emulators.org_graph import seed_graph
 from providers.base import Provider
+from sync.actions.findings import finding_as_dict, finding_rows
 from sync.config import parse_settings
 from sync.cycle import run_cycle
-from sync.findings import finding_as_dict, finding_rows
 from sync.runtime import build_runtime
 
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)

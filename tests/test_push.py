@@ -21,7 +21,7 @@ from emulators.google import GoogleCalendarEmulator
 from emulators.graph import GraphEmulator
 from sync.config import parse_settings
 from sync.daemon import Daemon
-from sync.push import channel_token, client_state, ensure_google_channels, ensure_push, push_blueprint
+from sync.ingest.push import channel_token, client_state, ensure_google_channels, ensure_push, push_blueprint
 from sync.runtime import Runtime, build_runtime
 from sync.store.models import FindingRow, PushChannelRow
 

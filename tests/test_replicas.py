@@ -23,7 +23,7 @@ from sqlalchemy import inspect, select
 from emulators.google import GoogleCalendarEmulator
 from emulators.org import google_instance_id, plan_org, seed_google
 from emulators.smtp import MailSink
-from sync.demo import _start_graph, demo_config, outlook_managers
+from sync.cli.demo import _start_graph, demo_config, outlook_managers
 from sync.store.db import Database
 from sync.store.models import CalendarRow, FindingRow, OutboxRow
 

@@ -20,12 +20,12 @@ from emulators.google import GoogleCalendarEmulator
 from emulators.smtp import MailSink
 from rules.engine import pair_histories
 from rules.summary import WeekCell, week_cells
+from sync.cli.report import cmd_report, sync_with_progress
 from sync.config import Settings, parse_settings
 from sync.cycle import run_cycle
-from sync.report import build_report, report_csv, report_rows, report_table, row_as_dict
-from sync.report_cli import cmd_report, sync_with_progress
 from sync.runtime import build_runtime
 from sync.store.db import Database
+from sync.views.report import build_report, report_csv, report_rows, report_table, row_as_dict
 
 
 @pytest.fixture

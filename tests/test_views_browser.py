@@ -18,15 +18,15 @@ import pytest
 from rules_builders import B, M, R
 from views_fixtures import NOW, SECRET_DESCRIPTION, SECRET_TITLE, org_settings, seed
 
+from sync.actions.digest import digest_job
 from sync.agenda.store import add_item
 from sync.config import parse_settings
 from sync.cycle import run_cycle
-from sync.digest import digest_job
 from sync.notify.inline import images_from_json
-from sync.orgpage import org_blueprint, org_deps
 from sync.runtime import Runtime, build_runtime
 from sync.store.models import AgendaPairRow, OutboxRow
-from sync.timeline import SCALE, size
+from sync.views.orgpage import org_blueprint, org_deps
+from sync.views.timeline import SCALE, size
 from sync.web import WebServer, agenda_deps, create_app
 
 pytestmark = pytest.mark.browser

@@ -30,7 +30,7 @@ from rules_builders import on as copies_on
 from rules_builders import one_off as one_off_meeting
 
 from rules.model import CalendarEvent
-from sync.leases import calendar_row
+from sync.ingest.leases import calendar_row
 from sync.store.db import Database
 from sync.store.events import WriteStats, upsert_events
 

@@ -22,6 +22,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from sync.agenda.mail import queue, signin_mail
+from sync.notify.policy import MailPolicy
 from sync.store.models import (
     AgendaPairRow,
     AgendaSessionRow,
@@ -64,7 +65,7 @@ def request_signin(
     canonical: Callable[[str], str],
     base_url: str,
     minutes: int,
-    sender_domain: str,
+    policy: MailPolicy,
 ) -> OutboxRow | None:
     """Queue a sign-in email if `address` is one of the pair's two people; otherwise do nothing.
 
@@ -91,7 +92,7 @@ def request_signin(
     )
     other = pair.report if email == pair.manager else pair.manager
     link = f"{base_url.rstrip('/')}/signin/{token}"
-    return queue(session, signin_mail(email, other, link, minutes, hashed), now, sender_domain=sender_domain)
+    return queue(session, signin_mail(email, other, link, minutes, hashed), now, policy)
 
 
 def peek_signin(session: Session, token: str, now: datetime) -> AgendaSignInRow | None:

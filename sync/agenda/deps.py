@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sync.agenda.meetings import ContextFor
 from sync.agenda.oidc import OidcClient
+from sync.notify.policy import MailPolicy
 from sync.store.db import Database
 
 
@@ -20,8 +21,7 @@ class AgendaDeps:
     context_for: ContextFor
     base_url: str
     secret: str
-    sender_domain: str
-    default_zone: str = "UTC"
+    policy: MailPolicy  # the sender domain and the default zone of every page and sign-in mail
     signin_minutes: int = 15
     session_days: int = 30
     canonical: Callable[[str], str] = str.lower

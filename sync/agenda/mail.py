@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from sync.notify.channel import DeliveryError
 from sync.notify.outbox import CLAIM_SECONDS, Message, queue_message, suppress_departed
+from sync.notify.policy import MailPolicy
 from sync.notify.render import display_name, local_time, one_line
 from sync.store.db import Database
 from sync.store.models import OutboxRow
@@ -60,9 +61,9 @@ def render(template: str, kind: str, recipient: str, subject: str, identity: str
     )
 
 
-def queue(session: Session, mail: Mail, now: datetime, *, sender_domain: str, observe: bool = False) -> OutboxRow:
+def queue(session: Session, mail: Mail, now: datetime, policy: MailPolicy) -> OutboxRow:
     message = Message(mail.kind, mail.recipient, [mail.identity], mail.subject, mail.text, mail.html)
-    return queue_message(session, message, now, sender_domain=sender_domain, observe=observe)
+    return queue_message(session, message, now, policy)
 
 
 def signin_mail(recipient: str, other: str, link: str, minutes: int, token_hash: str) -> Mail:

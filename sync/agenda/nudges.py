@@ -21,6 +21,7 @@ from sync.agenda.mail import Mail, agenda_nudge_mail, notes_nudge_mail, queue
 from sync.agenda.meetings import zone_of
 from sync.agenda.page import MeetingView, PageView
 from sync.agenda.store import page_url
+from sync.notify.policy import MailPolicy
 from sync.store.models import AgendaNudgeRow, AgendaPairRow
 
 NOTES_NUDGE_WINDOW = timedelta(hours=48)  # after this, a meeting without notes is history, not a nudge
@@ -30,11 +31,7 @@ NOTES_NUDGE_WINDOW = timedelta(hours=48)  # after this, a meeting without notes 
 class NudgeSettings:
     agenda_hours: int
     notes_hours: int
-    base_url: str
-    sender_domain: str
-    default_zone: str
-    observe: bool = False
-    opt_out: frozenset[str] = frozenset()
+    policy: MailPolicy
 
 
 def _once(
@@ -54,8 +51,8 @@ def _once(
     if known is not None:
         return False
     outbox_id = None
-    if mail.recipient not in cfg.opt_out:
-        outbox_id = queue(session, mail, now, sender_domain=cfg.sender_domain, observe=cfg.observe).id
+    if mail.recipient not in cfg.policy.opt_out:
+        outbox_id = queue(session, mail, now, cfg.policy).id
     session.add(
         AgendaNudgeRow(
             kind=kind,
@@ -97,7 +94,7 @@ def decide(
     """The `agenda-not-prepared` finding (decided in `rules/agenda.py`) and the nudges due now; nothing is
     written here."""
     manager, report = pair.manager, pair.report
-    link = page_url(cfg.base_url, pair.page_id)
+    link = page_url(cfg.policy.base_url, pair.page_id)
     findings: list[Finding] = []
     nudges: list[Nudge] = []
     upcoming = due_agenda(history, now, cfg.agenda_hours)
@@ -107,7 +104,7 @@ def decide(
         finding = agenda_finding(history, upcoming, cfg.agenda_hours, prepared=prepared)
         if finding is not None:
             findings.append(replace(finding, details={"page": link}))
-            zone = zone_of(report, context, cfg.default_zone, partner=manager)
+            zone = zone_of(report, context, cfg.policy.default_zone, partner=manager)
             mail = agenda_nudge_mail(report, manager, link, upcoming.start, zone)
             nudges.append(Nudge("agenda", upcoming.original_start, mail))
     held = history.last_held
@@ -115,7 +112,7 @@ def decide(
         due = held.end + timedelta(hours=cfg.notes_hours)
         notes = _meeting(page, held.original_start)
         if notes is not None and due <= now < due + NOTES_NUDGE_WINDOW and not (notes.notes or notes.actions):
-            zone = zone_of(manager, context, cfg.default_zone, partner=report)
+            zone = zone_of(manager, context, cfg.policy.default_zone, partner=report)
             nudges.append(
                 Nudge("notes", held.original_start, notes_nudge_mail(manager, report, link, held.start, zone))
             )

@@ -117,7 +117,7 @@ def create_blueprint(deps: AgendaDeps) -> Blueprint:
             history = pair_history(session, context, pair.manager, pair.report)
             view = build_page(pair.manager, pair.report, history, items_of(session, pair.id), now, is_new=pair.is_new)
             other = pair.report if email == pair.manager else pair.manager
-            zone = zone_of(email, context, deps.default_zone, partner=other)
+            zone = zone_of(email, context, deps.policy.default_zone, partner=other)
         html = render_template(
             "agenda/page.html",
             page=view,
@@ -151,7 +151,7 @@ def create_blueprint(deps: AgendaDeps) -> Blueprint:
                     canonical=deps.canonical,
                     base_url=deps.base_url,
                     minutes=deps.signin_minutes,
-                    sender_domain=deps.sender_domain,
+                    policy=deps.policy,
                 )
             outbox_id = queued.id if queued is not None else None
         if outbox_id is not None and deps.deliver is not None:

@@ -29,6 +29,8 @@ from sync.agenda.page import anchor_for, build_page
 from sync.agenda.store import apply_retention, ensure_pair, items_of
 from sync.agenda.writeback import Skipped, Target, WritebackReport, find_targets, plan, run_writes
 from sync.config import Settings
+from sync.config.web import AgendaSettings
+from sync.notify.policy import MailPolicy
 from sync.store.db import Database, serialize
 
 log = logging.getLogger(__name__)
@@ -54,25 +56,21 @@ def _directory_starts(context: EvaluationContext) -> dict[tuple[str, str], date]
 
 def prepare(
     session: Session,
-    settings: Settings,
+    agenda: AgendaSettings,
+    policy: MailPolicy,
     context: EvaluationContext,
     events: Sequence[CalendarEvent],
     now: datetime,
     *,
     histories: Sequence[PairHistory] | None = None,
 ) -> AgendaPrepared:
-    agenda = settings.agenda
     result = AgendaPrepared()
     histories = list(histories) if histories is not None else pair_histories(events, context)
     starts = _directory_starts(context)
     cfg = NudgeSettings(
         agenda_hours=agenda.agenda_nudge_hours,
         notes_hours=agenda.notes_nudge_hours,
-        base_url=settings.web.base_url,
-        sender_domain=settings.smtp.sender_domain,
-        default_zone=settings.time_zone,
-        observe=settings.notify.mode == "observe",
-        opt_out=frozenset(settings.notify.opt_out),
+        policy=policy,
     )
     for history in histories:
         manager, report = history.pair.key
@@ -85,7 +83,7 @@ def prepare(
         page = build_page(manager, report, history, items_of(session, pair.id), now, is_new=pair.is_new)
         if folder is not None:
             result.markdown_files[md.file_for(folder, manager, report)] = md.render_markdown(
-                page, zone_of(manager, context, settings.time_zone)
+                page, zone_of(manager, context, policy.default_zone)
             )
         if history.stale:
             continue

@@ -15,7 +15,6 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from sync.store.db import insert_missing
 from sync.store.models import (
     AgendaItemRow,
     AgendaNudgeRow,
@@ -24,7 +23,6 @@ from sync.store.models import (
     AgendaSessionRow,
     AgendaSignInRow,
     AgendaWriteRow,
-    AppSecretRow,
 )
 
 KINDS = ("topic", "note", "action")
@@ -277,16 +275,3 @@ def forget_person(session: Session, person: str) -> Forgotten:
             session.delete(pair)
     result.pairs = len(pairs)
     return result
-
-
-def app_secret(session: Session, name: str, now: datetime) -> str:
-    """A secret the daemon made for itself; the first caller creates it, everyone after reads it."""
-    query = select(AppSecretRow).where(AppSecretRow.name == name)
-    row = session.scalar(query)
-    if row is None:  # replicas starting together: the first insert wins, everyone reads it back
-        insert_missing(
-            session, AppSecretRow, {"name": name, "value": secrets.token_urlsafe(32), "created_at": now}, ["name"]
-        )
-        row = session.scalar(query)
-        assert row is not None
-    return row.value

@@ -33,10 +33,10 @@ from sync.directory.store import (
     record_success,
     state_row,
 )
-from sync.notify.alerts import EVERY as ALERT_EVERY
-from sync.notify.outbox import Message, queue_message
+from sync.notify.outbox import Message, queue_alert
+from sync.notify.policy import mail_policy
 from sync.store.db import Database, only_one_replica, serialize
-from sync.store.models import AlertRow, CalendarRow, DirectoryPairRow, DirectoryPersonRow
+from sync.store.models import CalendarRow, DirectoryPairRow, DirectoryPersonRow
 
 log = logging.getLogger(__name__)
 
@@ -57,24 +57,19 @@ class RefreshResult:
 
 
 def _alert_admin(session: Session, settings: Settings, error: str, now: datetime) -> None:
-    """Tell `notify.admin_email`, at most once a day: new pairs and leavers wait until the source is fixed."""
-    admin = settings.notify.admin_email
-    key = f"directory:{settings.directory.resolved_source}"
-    seen = session.scalar(select(AlertRow).where(AlertRow.key == key))
-    if not admin or (seen is not None and seen.last_sent_at > now - ALERT_EVERY):
+    """Tell the admin, at most once a day: new pairs and leavers wait until the source is fixed."""
+    policy = mail_policy(settings)
+    if not policy.admin:
         return
+    key = f"directory:{settings.directory.resolved_source}"
     text = (
         f"oneonone could not refresh the directory: {error}\n\nThe last good directory stays in force until this "
         "is fixed: new pairs are not started, ended pairs and people who left are not noticed. "
         "You get this at most once a day.\n"
     )
     subject = f"oneonone cannot read the directory ({settings.directory.resolved_source})"
-    message = Message("admin", admin, [key, now.date().isoformat()], subject, text, f"<p>{escape(text)}</p>")
-    queue_message(session, message, now, sender_domain=settings.smtp.sender_domain)
-    if seen is None:
-        session.add(AlertRow(key=key, last_sent_at=now))
-    else:
-        seen.last_sent_at = now
+    message = Message("admin", policy.admin, [key, now.date().isoformat()], subject, text, f"<p>{escape(text)}</p>")
+    queue_alert(session, key, message, now, policy)
 
 
 def _fail(db: Database, settings: Settings, error: str, now: datetime) -> RefreshResult:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import random
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,12 +21,12 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from rules.model import FindingStatus
 from sync.crash import CrashPlan
 from sync.notify.channel import DeliveryError, Send, senders
-from sync.notify.render import message_id_for, one_line, render_warning
+from sync.notify.policy import MailPolicy
+from sync.notify.render import message_id_for, one_line
 from sync.store.db import Database
-from sync.store.models import AgendaPairRow, DirectoryPersonRow, FindingRow, OutboxRow
+from sync.store.models import AlertRow, DirectoryPersonRow, FindingRow, OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +57,9 @@ class Message:
     channel: str = "email"  # the `Channel` that delivers it (sync/notify/channel.py)
 
 
-def queue_message(
-    session: Session, message: Message, now: datetime, *, sender_domain: str, observe: bool = False
-) -> OutboxRow:
+def queue_message(session: Session, message: Message, now: datetime, policy: MailPolicy) -> OutboxRow:
     """The message's outbox row: queued now (recorded only, in observe mode), or the one already queued."""
-    message_id = message_id_for(message.recipient, list(message.identity), sender_domain)
+    message_id = message_id_for(message.recipient, list(message.identity), policy.sender_domain)
     existing = session.scalar(select(OutboxRow).where(OutboxRow.message_id == message_id))
     if existing is not None:
         return existing
@@ -76,7 +73,7 @@ def queue_message(
         html_body=message.html,
         inline_images=message.inline_images,
         channel=message.channel,
-        status="observed" if observe else "pending",
+        status="observed" if policy.observed(message.kind) else "pending",
         created_at=now,
         attempts=0,
         next_attempt_at=now,
@@ -86,55 +83,22 @@ def queue_message(
     return row
 
 
-def enqueue_warnings(
-    session: Session,
-    now: datetime,
-    *,
-    sender_domain: str,
-    zones: Mapping[str, str],
-    default_zone: str,
-    observe: bool = False,
-    opt_out: frozenset[str] = frozenset(),
-    base_url: str | None = None,
-) -> int:
-    """Queue one email per manager for the findings that are due; returns how many were queued. With
-    `base_url`, each report's line links to the pair's 1:1 page, where the manager can act."""
-    due = session.scalars(
-        select(FindingRow)
-        .where(
-            FindingRow.status == FindingStatus.OPEN.value,
-            FindingRow.notify_at.is_not(None),
-            FindingRow.notify_at <= now,
-            FindingRow.outbox_id.is_(None),
-            FindingRow.notified_at.is_(None),
-            FindingRow.digest_only.is_(False),
-        )
-        .order_by(FindingRow.manager, FindingRow.occurrence, FindingRow.id)
-    ).all()
-    by_manager: dict[str, list[FindingRow]] = defaultdict(list)
-    for row in due:
-        if row.manager not in opt_out:
-            by_manager[row.manager].append(row)
-    queued = 0
-    pages: dict[tuple[str, str], str] = {}
-    if base_url and by_manager:
-        found = session.execute(
-            select(AgendaPairRow.manager, AgendaPairRow.report, AgendaPairRow.page_id).where(
-                AgendaPairRow.manager.in_(sorted(by_manager))
-            )
-        )
-        pages = {(m, r): f"{base_url.rstrip('/')}/a/{page}" for m, r, page in found}
-    for manager, rows in by_manager.items():
-        zone = zones.get(manager, default_zone)
-        links = {report: url for (m, report), url in pages.items() if m == manager}
-        mail = render_warning(manager, rows, zone, links)
-        identities = [f"{r.rule}|{r.report}|{r.key}" for r in rows]
-        message = Message("warning", manager, identities, mail.subject, mail.text, mail.html)
-        outbox = queue_message(session, message, now, sender_domain=sender_domain, observe=observe)
-        for row in rows:
-            row.outbox_id = outbox.id
-        queued += 1
-    return queued
+ALERT_EVERY = timedelta(days=1)
+
+
+def queue_alert(session: Session, key: str, message: Message, now: datetime, policy: MailPolicy) -> bool:
+    """Queue an admin alert unless the same one (by `key`) went out in the last day; say whether it was queued.
+
+    A broken calendar or directory does not fix itself, so the admin is told once a day, not once a poll."""
+    seen = session.scalar(select(AlertRow).where(AlertRow.key == key))
+    if seen is not None and seen.last_sent_at > now - ALERT_EVERY:
+        return False
+    queue_message(session, message, now, policy)
+    if seen is None:
+        session.add(AlertRow(key=key, last_sent_at=now))
+    else:
+        seen.last_sent_at = now
+    return True
 
 
 def _claim(db: Database, now: datetime, worker: str, channels: list[str]) -> OutboxRow | None:

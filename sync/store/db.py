@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, make_url, select, text
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
+
+from sync.store.models import AppSecretRow
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -198,3 +202,16 @@ def insert_missing(session: Session, model: type[Any], values: dict[str, Any], u
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
     session.execute(dialect_insert(model).values(**values).on_conflict_do_nothing(index_elements=list(unique)))
+
+
+def app_secret(session: Session, name: str, now: datetime) -> str:
+    """A secret the daemon made for itself; the first caller creates it, everyone after reads it."""
+    query = select(AppSecretRow).where(AppSecretRow.name == name)
+    row = session.scalar(query)
+    if row is None:  # replicas starting together: the first insert wins, everyone reads it back
+        insert_missing(
+            session, AppSecretRow, {"name": name, "value": secrets.token_urlsafe(32), "created_at": now}, ["name"]
+        )
+        row = session.scalar(query)
+        assert row is not None
+    return row.value

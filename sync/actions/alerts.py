@@ -10,51 +10,30 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from html import escape
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rules.screen import BadData
-from sync.calendars import CalendarResult
-from sync.notify.outbox import Message, queue_message
-from sync.store.models import AlertRow
+from sync.ingest.calendars import CalendarResult
+from sync.notify.outbox import Message, queue_alert
+from sync.notify.policy import MailPolicy
 
 ALERT_KINDS = ("auth", "permanent")
-EVERY = timedelta(days=1)
-
 ADVICE = {
     "google": "Check the service account's domain-wide delegation (scope calendar.events) and that the user exists.",
     "outlook": "Check the app's admin consent (Calendars.ReadWrite) and the ApplicationAccessPolicy for this mailbox.",
 }
 
 
-def _queue_once_a_day(
-    session: Session, key: str, *, admin: str, sender_domain: str, now: datetime, subject: str, text: str, html: str
-) -> bool:
-    """Queue one admin alert unless the same one went out in the last day; say whether it was queued."""
-    seen = session.scalar(select(AlertRow).where(AlertRow.key == key))
-    if seen is not None and seen.last_sent_at > now - EVERY:
-        return False
-    message = Message("admin", admin, [key, now.date().isoformat()], subject, text, html)
-    queue_message(session, message, now, sender_domain=sender_domain)
-    if seen is None:
-        session.add(AlertRow(key=key, last_sent_at=now))
-    else:
-        seen.last_sent_at = now
-    return True
-
-
 def enqueue_admin_alerts(
     session: Session,
     results: Sequence[CalendarResult],
-    *,
-    admin: str | None,
-    sender_domain: str,
+    policy: MailPolicy,
     now: datetime,
 ) -> int:
-    if not admin:
+    if not policy.admin:
         return 0
     queued = 0
     for result in results:
@@ -72,24 +51,16 @@ def enqueue_admin_alerts(
             f" {escape(error)}</p><p><b>What to do:</b> {escape(advice)}</p>"
             "<p>Until then, this person's 1:1s are not checked. You get this at most once a day per calendar.</p>"
         )
-        queued += _queue_once_a_day(
-            session,
-            f"{result.error_kind}:{result.provider}:{result.calendar}",
-            admin=admin,
-            sender_domain=sender_domain,
-            now=now,
-            subject=f"oneonone cannot read the calendar of {result.calendar} ({result.provider})",
-            text=text,
-            html=html,
-        )
+        key = f"{result.error_kind}:{result.provider}:{result.calendar}"
+        subject = f"oneonone cannot read the calendar of {result.calendar} ({result.provider})"
+        message = Message("admin", policy.admin, [key, now.date().isoformat()], subject, text, html)
+        queued += queue_alert(session, key, message, now, policy)
     return queued
 
 
-def enqueue_bad_data_alerts(
-    session: Session, bad_data: Sequence[BadData], *, admin: str | None, sender_domain: str, now: datetime
-) -> int:
+def enqueue_bad_data_alerts(session: Session, bad_data: Sequence[BadData], policy: MailPolicy, now: datetime) -> int:
     """Each event the rules refused (and each pair left unjudged by it), told to the admin once a day."""
-    if not admin:
+    if not policy.admin:
         return 0
     queued = 0
     for bad in bad_data:
@@ -105,14 +76,8 @@ def enqueue_bad_data_alerts(
             f"<p>oneonone cannot use an event: {escape(what)}.</p><p>{escape(consequence)}</p>"
             f"<p><b>What to do:</b> {escape(advice)}</p>"
         )
-        queued += _queue_once_a_day(
-            session,
-            f"bad-data:{hashlib.sha256(bad.key.encode()).hexdigest()[:40]}",  # event ids are long and untrusted
-            admin=admin,
-            sender_domain=sender_domain,
-            now=now,
-            subject=f"oneonone cannot use an event on the calendar of {bad.calendar}",
-            text=text,
-            html=html,
-        )
+        key = f"bad-data:{hashlib.sha256(bad.key.encode()).hexdigest()[:40]}"  # event ids are long and untrusted
+        subject = f"oneonone cannot use an event on the calendar of {bad.calendar}"
+        message = Message("admin", policy.admin, [key, now.date().isoformat()], subject, text, html)
+        queued += queue_alert(session, key, message, now, policy)
     return queued

@@ -33,7 +33,7 @@ from sync.evaluation import evaluation_context
 from sync.notify.render import display_name
 from sync.store.db import Database
 from sync.store.events import load_events
-from sync.timeline import STYLES
+from sync.views.timeline import STYLES
 
 DEFAULT_WEEKS = 12
 CHART_W, CHART_H, AXIS = 640, 220, 28

@@ -28,14 +28,14 @@ from emulators.ics_feed import IcsFeedServer
 from emulators.org import OrgPlan, google_instance_id, plan_org, plan_to_ics, seed_google
 from emulators.org_graph import seed_graph
 from emulators.smtp import MailSink
+from sync.actions.digest import digest_job
+from sync.actions.findings import finding_as_dict, finding_rows
 from sync.agenda.admin import status
 from sync.config import WEEKDAYS, parse_settings
 from sync.cycle import run_cycle
 from sync.cycle_summary import print_cycle
-from sync.digest import digest_job
-from sync.findings import finding_as_dict, finding_rows
-from sync.orgpage import org_blueprint, org_deps
 from sync.runtime import Runtime, build_runtime
+from sync.views.orgpage import org_blueprint, org_deps
 from sync.web import WebServer, agenda_deps, create_app
 
 DEMO_APP, DEMO_SECRET_ENV = "oneonone-demo", "ONEONONE_DEMO_GRAPH_SECRET"

@@ -23,9 +23,7 @@ from providers import google_push, outlook_push
 from providers.base import ProviderError
 from providers.google import GoogleCalendarProvider
 from providers.outlook import OutlookProvider
-from sync.agenda.store import app_secret
-from sync.runtime import Runtime
-from sync.store.db import Database
+from sync.store.db import Database, app_secret
 from sync.store.models import CalendarRow, PushChannelRow
 
 log = logging.getLogger(__name__)
@@ -35,10 +33,10 @@ GRAPH_LIFETIME = timedelta(days=3)
 RENEW_BEFORE = timedelta(days=1)
 
 
-def push_secret(runtime: Runtime) -> bytes:
+def push_secret(db: Database, now: datetime) -> bytes:
     """The key behind channel tokens and clientStates: generated once, shared by every replica."""
-    with runtime.db.session() as session:
-        return app_secret(session, "push.secret", runtime.clock()).encode()
+    with db.session() as session:
+        return app_secret(session, "push.secret", now).encode()
 
 
 def channel_token(secret: bytes, channel_id: str) -> str:

@@ -24,8 +24,9 @@ from rules.cadence import GAP
 from rules.cancellations import RULE as CANCELLED
 from rules.model import EvaluationContext
 from sync.agenda.meetings import zone_of
-from sync.config import Settings
+from sync.config.mail import EscalationSettings
 from sync.notify.outbox import Message, queue_message
+from sync.notify.policy import MailPolicy
 from sync.notify.render import TITLES, display_name, first_name, local_time, one_line
 from sync.store.models import EscalationRow, FindingRow
 
@@ -72,22 +73,21 @@ def _counted(session: Session, now: datetime, window: timedelta) -> dict[str, li
     return found
 
 
-def enqueue_escalations(session: Session, settings: Settings, context: EvaluationContext, now: datetime) -> int:
+def enqueue_escalations(
+    session: Session, config: EscalationSettings, policy: MailPolicy, context: EvaluationContext, now: datetime
+) -> int:
     """Queue the skip-level copies that are due; returns how many were queued."""
-    config = settings.escalation
     if not config.enabled:
         return 0
     canonical = context.directory.canonical
     bosses = {canonical(person): canonical(boss) for person, boss in context.directory.manager_of.items()}
     newest = select(EscalationRow.manager, func.max(EscalationRow.triggered_at)).group_by(EscalationRow.manager)
     last: dict[str, datetime] = {manager: at for manager, at in session.execute(newest)}
-    opt_out = set(settings.notify.opt_out)
-    sender_domain = settings.smtp.sender_domain
     queued = 0
     for manager, rows in sorted(_counted(session, now, timedelta(days=config.window_days)).items()):
         after = last.get(manager)
         fresh = [r for r in rows if after is None or (r.notify_at is not None and r.notify_at > after)]
-        if len(fresh) < config.threshold or manager in opt_out:
+        if len(fresh) < config.threshold or manager in policy.opt_out:
             continue
         boss = bosses.get(manager)
         if boss is None or boss == manager:
@@ -96,11 +96,10 @@ def enqueue_escalations(session: Session, settings: Settings, context: Evaluatio
         counted = fresh[: config.threshold]
         trigger = counted[-1]
         assert trigger.notify_at is not None
-        zone = zone_of(manager, context, settings.time_zone)
+        zone = zone_of(manager, context, policy.default_zone)
         subject, text, html = render_escalation(manager, boss, counted, zone, config.window_days)
         message = Message(KIND, manager, [f"escalation|{identity(trigger)}"], subject, text, html, cc=boss)
-        observe = settings.notify.mode == "observe"
-        outbox = queue_message(session, message, now, sender_domain=sender_domain, observe=observe)
+        outbox = queue_message(session, message, now, policy)
         session.add(
             EscalationRow(
                 manager=manager,

@@ -20,8 +20,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from sqlalchemy import func, select
 
 from sync.config import Settings
-from sync.report import DEFAULT_WEEKS, build_report, report_csv, report_table, row_as_dict
 from sync.store.models import CalendarRow
+from sync.views.report import DEFAULT_WEEKS, build_report, report_csv, report_table, row_as_dict
 
 if TYPE_CHECKING:
     from sync.cycle import CycleReport

@@ -16,27 +16,27 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sync.agenda.cli import add_commands as add_agenda_commands
+from sync.actions.digest import CHECK_SECONDS, digest_job
+from sync.actions.findings import finding_as_dict, finding_rows
+from sync.cli.agenda import add_commands as add_agenda_commands
+from sync.cli.directory import add_commands as add_directory_commands
+from sync.cli.report import add_command as add_report_command
 from sync.config import ConfigError, Settings, load_settings, permission_warnings
 from sync.crash import CrashPlan
 from sync.cycle import run_cycle
 from sync.cycle_summary import print_cycle
 from sync.daemon import AlreadyRunning, Daemon, sqlite_single_writer_lock
-from sync.digest import CHECK_SECONDS, digest_job
 from sync.directory.calendars import follow_directory
-from sync.directory.cli import add_commands as add_directory_commands
 from sync.directory.refresh import refresh_directory, refresh_due, refresh_job
 from sync.directory.sources import config_directory
 from sync.directory.store import directory_in_force
-from sync.findings import finding_as_dict, finding_rows
+from sync.ingest.push import ensure_push, push_blueprint, push_secret
 from sync.logs import configure_logging
 from sync.ops import ops_blueprint
-from sync.orgpage import org_blueprint, org_deps
-from sync.push import ensure_push, push_blueprint, push_secret
-from sync.report_cli import add_command as add_report_command
 from sync.runtime import build_runtime
 from sync.store.db import PUSH_LOCK, Database, only_one_replica, printable_url
 from sync.store.models import PairSeenRow, PauseRow
+from sync.views.orgpage import org_blueprint, org_deps
 from sync.web import serve as serve_web
 
 log = logging.getLogger("oneonone")
@@ -99,7 +99,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     runtime = build_runtime(settings, crash=CrashPlan.from_env(os.environ.get("ONEONONE_CRASH_AT")))
     daemon = Daemon(runtime, on_cycle=lambda report: print_cycle(report, console))
     daemon.install_signal_handlers()
-    secret = push_secret(runtime)
+    secret = push_secret(runtime.db, runtime.clock())
     blueprints = [push_blueprint(runtime.db, secret, runtime.clock, daemon.wake)]
     if runtime.metrics is not None:
         metrics_token = settings.web.metrics_token()
@@ -209,7 +209,7 @@ def cmd_pause(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
-    from sync.demo import run_demo
+    from sync.cli.demo import run_demo
 
     return run_demo(Path(args.dir), cycles=args.cycles, interval=args.interval, console=console)
 
@@ -259,7 +259,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

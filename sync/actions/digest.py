@@ -33,12 +33,13 @@ from rules.summary import week_cells
 from sync.config import WEEKDAYS, Settings
 from sync.notify.inline import InlineImage, images_to_json
 from sync.notify.outbox import Message, deliver_pending, queue_message
+from sync.notify.policy import MailPolicy
 from sync.notify.render import TITLES, display_name, one_line
-from sync.report import ReportRow, build_report, findings_text, local_day
 from sync.runtime import Runtime
 from sync.store.db import Database, only_one_replica, serialize
 from sync.store.models import DigestRow, FindingRow
-from sync.timeline import legend, size, timeline_png, timeline_text
+from sync.views.report import ReportRow, build_report, findings_text, local_day
+from sync.views.timeline import legend, size, timeline_png, timeline_text
 
 log = logging.getLogger(__name__)
 
@@ -179,12 +180,14 @@ def compose(
     )
 
 
-def queue_digests(db: Database, settings: Settings, now: datetime) -> int:
-    """Queue the digests that are due now and not yet queued this week; returns how many."""
+def queue_digests(db: Database, settings: Settings, policy: MailPolicy, now: datetime) -> int:
+    """Queue the digests that are due now and not yet queued this week; returns how many.
+
+    The whole settings are read to build the report (the same evaluation as the cycle's); the mail
+    itself obeys the policy."""
     if not settings.digest.enabled:
         return 0
-    opt_out = set(settings.digest.opt_out) | set(settings.notify.opt_out)
-    sender_domain = settings.smtp.sender_domain
+    opt_out = set(settings.digest.opt_out) | policy.opt_out
     with db.session() as session:
         rows, histories = build_report(session, settings, now, weeks=settings.digest.weeks)
     zones = {h.pair.manager: h.time_zone for h in histories}
@@ -198,7 +201,7 @@ def queue_digests(db: Database, settings: Settings, now: datetime) -> int:
             continue
         week = iso_week(now, time_zone)
         try:
-            if _queue_one(db, settings, manager, mine, histories, now, time_zone, week, sender_domain):
+            if _queue_one(db, settings, policy, manager, mine, histories, now, time_zone, week):
                 queued += 1
         except IntegrityError:  # another replica queued it at the same moment: theirs stands
             log.info("digest for %s (%s) was queued elsewhere", manager, week)
@@ -208,13 +211,13 @@ def queue_digests(db: Database, settings: Settings, now: datetime) -> int:
 def _queue_one(
     db: Database,
     settings: Settings,
+    policy: MailPolicy,
     manager: str,
     rows: list[ReportRow],
     histories: Sequence[PairHistory],
     now: datetime,
     time_zone: str,
     week: str,
-    sender_domain: str,
 ) -> bool:
     with db.session() as session:
         serialize(session, QUEUE_LOCK)
@@ -231,7 +234,7 @@ def _queue_one(
             time_zone=time_zone,
             week=week,
             settings=settings,
-            sender_domain=sender_domain,
+            sender_domain=policy.sender_domain,
         )
         message = Message(
             KIND,
@@ -242,8 +245,7 @@ def _queue_one(
             mail.html,
             inline_images=images_to_json(mail.images),
         )
-        observe = settings.notify.mode == "observe"
-        outbox = queue_message(session, message, now, sender_domain=sender_domain, observe=observe)
+        outbox = queue_message(session, message, now, policy)
         session.add(DigestRow(manager=manager, week=week, outbox_id=outbox.id, created_at=now))
     log.info("digest for %s (%s) queued: %d pairs", manager, week, len(rows))
     return True
@@ -257,7 +259,7 @@ def digest_job(runtime: Runtime) -> Callable[[], int]:
             if not mine:
                 return 0
             now = runtime.clock()
-            queued = queue_digests(runtime.db, runtime.settings, now)
+            queued = queue_digests(runtime.db, runtime.settings, runtime.policy, now)
         if queued and runtime.delivery():
             deliver_pending(
                 runtime.db,

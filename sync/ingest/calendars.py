@@ -22,7 +22,7 @@ from providers.base import ChangePage, CursorExpired, Provider, ProviderError
 from rules.model import EventKind, EventStatus
 from rules.recurrence import rule_problem
 from sync.crash import CrashPlan
-from sync.leases import CALENDARS, THIS_CALENDAR, Claim, acquire, calendar_row, release
+from sync.ingest.leases import CALENDARS, THIS_CALENDAR, Claim, acquire, calendar_row, release
 from sync.store.db import Database
 from sync.store.events import WriteStats, mark_deleted, stored_ids, upsert_events
 from sync.store.models import CalendarRow, EventRow

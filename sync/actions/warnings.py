@@ -1,0 +1,62 @@
+"""Warnings: one email per manager for the findings that are due, each line linking to the pair's page."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rules.model import FindingStatus
+from sync.notify.outbox import Message, queue_message
+from sync.notify.policy import MailPolicy
+from sync.notify.render import render_warning
+from sync.store.models import AgendaPairRow, FindingRow
+
+
+def enqueue_warnings(
+    session: Session,
+    now: datetime,
+    policy: MailPolicy,
+    zones: Mapping[str, str],
+) -> int:
+    """Queue one email per manager for the findings that are due; returns how many were queued. With a
+    `base_url` in the policy, each report's line links to the pair's 1:1 page, where the manager can act."""
+    due = session.scalars(
+        select(FindingRow)
+        .where(
+            FindingRow.status == FindingStatus.OPEN.value,
+            FindingRow.notify_at.is_not(None),
+            FindingRow.notify_at <= now,
+            FindingRow.outbox_id.is_(None),
+            FindingRow.notified_at.is_(None),
+            FindingRow.digest_only.is_(False),
+        )
+        .order_by(FindingRow.manager, FindingRow.occurrence, FindingRow.id)
+    ).all()
+    by_manager: dict[str, list[FindingRow]] = defaultdict(list)
+    for row in due:
+        if row.manager not in policy.opt_out:
+            by_manager[row.manager].append(row)
+    queued = 0
+    pages: dict[tuple[str, str], str] = {}
+    if policy.base_url and by_manager:
+        found = session.execute(
+            select(AgendaPairRow.manager, AgendaPairRow.report, AgendaPairRow.page_id).where(
+                AgendaPairRow.manager.in_(sorted(by_manager))
+            )
+        )
+        pages = {(m, r): f"{policy.base_url.rstrip('/')}/a/{page}" for m, r, page in found}
+    for manager, rows in by_manager.items():
+        zone = policy.zone(manager, zones)
+        links = {report: url for (m, report), url in pages.items() if m == manager}
+        mail = render_warning(manager, rows, zone, links)
+        identities = [f"{r.rule}|{r.report}|{r.key}" for r in rows]
+        message = Message("warning", manager, identities, mail.subject, mail.text, mail.html)
+        outbox = queue_message(session, message, now, policy)
+        for row in rows:
+            row.outbox_id = outbox.id
+        queued += 1
+    return queued
