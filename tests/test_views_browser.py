@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import shutil
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +21,14 @@ from rules_builders import B, M, R
 from views_fixtures import NOW, SECRET_DESCRIPTION, SECRET_TITLE, org_settings, seed
 
 from sync.actions.digest import digest_job
-from sync.agenda.store import add_item
+from sync.actions.escalation import render_escalation
+from sync.agenda.mail import agenda_nudge_mail, notes_nudge_mail, signin_mail
+from sync.agenda.store import add_item, pair_pages
 from sync.config import parse_settings
 from sync.cycle import run_cycle
 from sync.notify.inline import images_from_json
 from sync.runtime import Runtime, build_runtime
-from sync.store.models import AgendaPairRow, OutboxRow
+from sync.store.models import AgendaPairRow, FindingRow, OutboxRow
 from sync.views.orgpage import org_blueprint, org_deps
 from sync.views.timeline import SCALE, size
 from sync.web import WebServer, agenda_deps, create_app
@@ -126,3 +130,52 @@ def test_the_digest_renders_with_its_timelines(browser: Any, runtime: Runtime) -
     assert "very short 1:1s" in page.inner_text("body")
     shot(page, "digest-email")
     context.close()
+
+
+def _inlined(html: str, images: Any) -> str:
+    """The HTML as a mail client shows it: its cid: pictures in place (the browser cannot fetch cid:)."""
+    for image in images_from_json(images):
+        html = html.replace(f"cid:{image.cid}", "data:image/png;base64," + base64.b64encode(image.data).decode())
+    return html
+
+
+def _every_email(runtime: Runtime) -> dict[str, str]:
+    """One HTML body of each kind oneonone sends: warnings and digests as a real cycle queued them, the
+    rest rendered by their own code for the same people (the cycle of this world sends no nudges)."""
+    assert digest_job(runtime)() == 2
+    with runtime.db.session() as session:
+        rows = session.query(OutboxRow).order_by(OutboxRow.id).all()
+        bodies = {row.kind: _inlined(row.html_body, row.inline_images) for row in rows}
+        findings = session.query(FindingRow).filter_by(manager=M).order_by(FindingRow.id).all()
+        links = {report: url for (_, report), url in pair_pages(session, runtime.policy.base_url, [M]).items()}
+    start = NOW + timedelta(days=2)
+    link = "http://127.0.0.1:8080/a/page-id"
+    bodies["agenda-nudge"] = agenda_nudge_mail(R, M, link, start, "America/Los_Angeles").html
+    bodies["notes-nudge"] = notes_nudge_mail(M, R, link, start, "Europe/Berlin").html
+    bodies["agenda-signin"] = signin_mail(R, M, link + "/signin", 15, "hash").html
+    bodies["escalation"] = render_escalation(M, B, findings[:3], "Europe/Berlin", 30, links)[2]
+    return bodies
+
+
+def test_every_email_has_one_design_and_fits_a_phone_and_a_laptop(browser: Any, runtime: Runtime) -> None:
+    bodies = _every_email(runtime)
+    assert {"warning", "digest", "agenda-nudge", "notes-nudge", "agenda-signin", "escalation"} <= set(bodies)
+    for kind, html in bodies.items():
+        if kind == "admin":
+            continue  # to the admin, plain words: not a manager's or a report's email
+        for width in (390, 1280):
+            context = browser.new_context(viewport={"width": width, "height": 900}, java_script_enabled=False)
+            page = context.new_page()
+            page.set_content(html)
+            overflow = page.evaluate("document.documentElement.scrollWidth")
+            assert overflow <= width, f"{kind} is {overflow} px wide on a {width} px screen"
+            assert page.locator("table.card").count() == 1, f"{kind} does not use the one layout"
+            assert page.locator("td.footer").count() == 1
+            card = page.locator("table.card").bounding_box()
+            assert card is not None and card["width"] <= 600
+            greeting = page.locator("table.card p").first.inner_text()
+            assert re.fullmatch(r"Hi [A-Z][a-z]+,.*", greeting, re.S), f"{kind} greets {greeting!r}"
+            links = page.eval_on_selector_all("table.card a[href]", "els => els.map(e => e.href)")
+            assert any(href.startswith("http") for href in links), f"{kind} has no link to act on"
+            shot(page, f"email-{kind}-{width}")
+            context.close()

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -34,7 +33,7 @@ from sync.config import WEEKDAYS, Settings
 from sync.notify.inline import InlineImage, images_to_json
 from sync.notify.outbox import Message, deliver_pending, queue_message
 from sync.notify.policy import MailPolicy
-from sync.notify.render import TITLES, display_name, one_line
+from sync.notify.render import MAIL_TEMPLATES, TITLES, display_name, first_name, one_line
 from sync.runtime import Runtime
 from sync.store.db import Database, only_one_replica, serialize
 from sync.store.models import DigestRow, FindingRow
@@ -48,15 +47,6 @@ DIGEST_LOCK = 7100110  # advisory-lock keys: one replica runs the digest job ...
 QUEUE_LOCK = 7100111  # ... and queueing one digest is serialized all the same
 DIGEST_RULES = (SHORT, CHURN)
 CHECK_SECONDS = 3600
-
-_env = Environment(
-    loader=PackageLoader("sync.notify", "templates"),
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
 
 
 @dataclass(frozen=True)
@@ -160,7 +150,7 @@ def compose(
     if attention:
         subject += f", {attention} need{'s' if attention == 1 else ''} attention"
     context = {
-        "manager_name": display_name(manager),
+        "manager_name": first_name(manager),
         "week": number,
         "zone": time_zone,
         "weeks": settings.digest.weeks,
@@ -174,8 +164,8 @@ def compose(
     }
     return DigestMail(
         subject=one_line(subject),
-        text=_env.get_template("digest.txt").render(context),
-        html=_env.get_template("digest.html").render(context),
+        text=MAIL_TEMPLATES.get_template("digest.txt").render(context),
+        html=MAIL_TEMPLATES.get_template("digest.html").render(context),
         images=tuple(images),
     )
 

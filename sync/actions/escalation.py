@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -24,25 +24,17 @@ from rules.cadence import GAP
 from rules.cancellations import RULE as CANCELLED
 from rules.model import EvaluationContext
 from sync.agenda.meetings import zone_of
+from sync.agenda.store import pair_pages
 from sync.config.mail import EscalationSettings
 from sync.notify.outbox import Message, queue_message
 from sync.notify.policy import MailPolicy
-from sync.notify.render import TITLES, display_name, first_name, local_time, one_line
+from sync.notify.render import MAIL_TEMPLATES, TITLES, display_name, first_name, local_time, one_line
 from sync.store.models import EscalationRow, FindingRow
 
 log = logging.getLogger(__name__)
 
 KIND = "escalation"
 RULES = (CANCELLED, GAP)
-
-_env = Environment(
-    loader=PackageLoader("sync.notify", "templates"),
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
 
 
 def identity(row: FindingRow) -> str:
@@ -97,7 +89,8 @@ def enqueue_escalations(
         trigger = counted[-1]
         assert trigger.notify_at is not None
         zone = zone_of(manager, context, policy.default_zone)
-        subject, text, html = render_escalation(manager, boss, counted, zone, config.window_days)
+        links = {r: url for (m, r), url in pair_pages(session, policy.base_url, [manager]).items()}
+        subject, text, html = render_escalation(manager, boss, counted, zone, config.window_days, links)
         message = Message(KIND, manager, [f"escalation|{identity(trigger)}"], subject, text, html, cc=boss)
         outbox = queue_message(session, message, now, policy)
         session.add(
@@ -124,14 +117,21 @@ def enqueue_escalations(
 
 
 def render_escalation(
-    manager: str, boss: str, rows: list[FindingRow], zone: str, window_days: int
+    manager: str,
+    boss: str,
+    rows: list[FindingRow],
+    zone: str,
+    window_days: int,
+    links: Mapping[str, str] | None = None,
 ) -> tuple[str, str, str]:
+    """The note to the manager, copied to their manager; each line links to the pair's page (by report)."""
     items: list[dict[str, Any]] = [
         {
             "report_name": display_name(r.report),
             "title": TITLES.get(r.rule, r.rule),
             "when": local_time(r.occurrence, zone),
             "message": r.message,
+            "page": (links or {}).get(r.report),
         }
         for r in rows
     ]
@@ -147,6 +147,6 @@ def render_escalation(
     subject = f"A note on your 1:1s, shared with {first_name(boss)} so they can help"
     return (
         one_line(subject),
-        _env.get_template("escalation.txt").render(context),
-        _env.get_template("escalation.html").render(context),
+        MAIL_TEMPLATES.get_template("escalation.txt").render(context),
+        MAIL_TEMPLATES.get_template("escalation.html").render(context),
     )

@@ -10,10 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rules.model import FindingStatus
+from sync.agenda.store import pair_pages
 from sync.notify.outbox import Message, queue_message
 from sync.notify.policy import MailPolicy
 from sync.notify.render import render_warning
-from sync.store.models import AgendaPairRow, FindingRow
+from sync.store.models import FindingRow
 
 
 def enqueue_warnings(
@@ -41,14 +42,7 @@ def enqueue_warnings(
         if row.manager not in policy.opt_out:
             by_manager[row.manager].append(row)
     queued = 0
-    pages: dict[tuple[str, str], str] = {}
-    if policy.base_url and by_manager:
-        found = session.execute(
-            select(AgendaPairRow.manager, AgendaPairRow.report, AgendaPairRow.page_id).where(
-                AgendaPairRow.manager.in_(sorted(by_manager))
-            )
-        )
-        pages = {(m, r): f"{policy.base_url.rstrip('/')}/a/{page}" for m, r, page in found}
+    pages = pair_pages(session, policy.base_url, by_manager)
     for manager, rows in by_manager.items():
         zone = policy.zone(manager, zones)
         links = {report: url for (m, report), url in pages.items() if m == manager}

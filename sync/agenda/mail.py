@@ -12,27 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from sync.notify.channel import DeliveryError
 from sync.notify.outbox import CLAIM_SECONDS, Message, queue_message, suppress_departed
 from sync.notify.policy import MailPolicy
-from sync.notify.render import display_name, local_time, one_line
+from sync.notify.render import MAIL_TEMPLATES, display_name, first_name, local_time, one_line
 from sync.store.db import Database
 from sync.store.models import OutboxRow
 
 log = logging.getLogger(__name__)
 
-_env = Environment(
-    loader=PackageLoader("sync.agenda", "templates/email"),
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
 
 KIND_SIGNIN = "agenda-signin"
 KIND_AGENDA_NUDGE = "agenda-nudge"
@@ -50,13 +41,13 @@ class Mail:
 
 
 def render(template: str, kind: str, recipient: str, subject: str, identity: str, **context: Any) -> Mail:
-    context = {"recipient_name": display_name(recipient), **context}
+    context = {"recipient_name": first_name(recipient), **context}
     return Mail(
         kind=kind,
         recipient=recipient,
         subject=one_line(subject),
-        text=_env.get_template(f"{template}.txt").render(context),
-        html=_env.get_template(f"{template}.html").render(context),
+        text=MAIL_TEMPLATES.get_template(f"{template}.txt").render(context),
+        html=MAIL_TEMPLATES.get_template(f"{template}.html").render(context),
         identity=identity,
     )
 

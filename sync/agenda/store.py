@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -58,6 +59,19 @@ def new_page_id() -> str:
 
 def page_url(base_url: str, page_id: str) -> str:
     return f"{base_url.rstrip('/')}/a/{page_id}"
+
+
+def pair_pages(session: Session, base_url: str, managers: Iterable[str]) -> dict[tuple[str, str], str]:
+    """The 1:1 page of each of these managers' pairs, by (manager, report): where a message sends them to act."""
+    wanted = sorted(set(managers))
+    if not base_url or not wanted:
+        return {}
+    found = session.execute(
+        select(AgendaPairRow.manager, AgendaPairRow.report, AgendaPairRow.page_id).where(
+            AgendaPairRow.manager.in_(wanted)
+        )
+    )
+    return {(m, r): page_url(base_url, page) for m, r, page in found}
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,9 @@ from rules.address import parse_address
 from sync.notify.inline import InlineImage
 from sync.store.models import FindingRow
 
-_env = Environment(
+# Every email's templates, in one place and one design (`templates/_layout.html`): warnings, escalation,
+# the digest, nudges and sign-in links.
+MAIL_TEMPLATES = Environment(
     loader=PackageLoader("sync.notify", "templates"),
     autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
     undefined=StrictUndefined,
@@ -137,8 +139,8 @@ def render_warning(
     context = {"manager_name": first_name(manager), "items": items, "zone": zone}
     return RenderedMail(
         subject=one_line(subject),
-        text=_env.get_template("warning.txt").render(context),
-        html=_env.get_template("warning.html").render(context),
+        text=MAIL_TEMPLATES.get_template("warning.txt").render(context),
+        html=MAIL_TEMPLATES.get_template("warning.html").render(context),
     )
 
 
