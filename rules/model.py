@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
+from rules.attendance import Attendance, Verdict
+
 
 def normalize_email(address: str) -> str:
     """People are compared by address, case-insensitively."""
@@ -195,6 +197,7 @@ class OccurrenceOutcome(StrEnum):
     MOVED = "moved"
     CANCELLED = "cancelled"
     REPLACED = "replaced"
+    NO_SHOW = "no-show"  # the slot stayed on the calendar, but the call shows one or both never joined
 
 
 @dataclass(frozen=True)
@@ -220,6 +223,8 @@ class Occurrence:
     cancellation_by_full_listing: bool = False
     # A move too far: where the slot's meeting went (it is then a one-off of its own).
     moved_to: datetime | None = None
+    # What the call's attendance says, when it was read (HELD or NO_SHOW); None: the calendar decided.
+    attendance: Verdict | None = None
 
 
 @dataclass(frozen=True)
@@ -246,6 +251,9 @@ class RuleSettings:
     horizon_days: int = 35
     # (manager, report, regex): a title matching it is a 1:1 of that pair even without attendee lines.
     pair_title_patterns: tuple[tuple[str, str, str], ...] = ()
+    # "off": the calendar alone decides whether a 1:1 was held; "prefer": the call's attendance does, where read.
+    attendance: str = "off"
+    min_attended_minutes: int = 10
 
 
 @dataclass(frozen=True)
@@ -266,6 +274,8 @@ class EvaluationContext:
     default_time_zone: str = "UTC"
     # Pair first seen (no directory): pair key -> date.
     pair_first_seen: Mapping[tuple[str, str], date] = field(default_factory=dict)
+    # (manager, report, occurrence start UTC) -> the two people's join intervals, where read.
+    attendance: Mapping[tuple[str, str, datetime], Attendance] = field(default_factory=dict)
 
 
 class FindingStatus(StrEnum):
