@@ -320,6 +320,7 @@ def _slot_occurrence(
         outcome=outcome,
         away=is_away,
         replaced_by=replaced_by,
+        conference=slot.conference,
     )
 
 
@@ -341,4 +342,5 @@ def _one_off_occurrence(slot: Slot, pair: Pair, now: datetime, away: Away) -> Oc
         cancellation=slot.how,
         cancellation_seen_at=slot.seen_at,
         cancellation_by_full_listing=slot.by_full_listing,
+        conference=slot.conference if slot.live else None,
     )

@@ -125,6 +125,9 @@ class CalendarEvent:
     # Whether our agenda marker is on this copy (the provider's tag, not the description text).
     agenda_marker: str | None = None
     sighting: Sighting | None = None
+    # The video call the event carries, where attendance can be read: "meet:<meeting code>" (Google
+    # conferenceData with a Meet entry point) or "teams:<join URL>" (Graph onlineMeeting.joinUrl).
+    conference: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -225,6 +228,8 @@ class Occurrence:
     moved_to: datetime | None = None
     # What the call's attendance says, when it was read (HELD or NO_SHOW); None: the calendar decided.
     attendance: Verdict | None = None
+    # The video call of a live slot ("meet:…" / "teams:…"), so the sync knows whose attendance to read.
+    conference: str | None = None
 
 
 @dataclass(frozen=True)
