@@ -221,6 +221,10 @@ def attendance_readers(settings: Settings) -> list[AttendanceReader]:
                 credentials_for=factory, api_endpoint=google.meet_endpoint, timeout=google.timeout_seconds
             )
         )
+    if settings.outlook.configured:
+        from providers.teams_attendance import TeamsAttendanceReader
+
+        readers.append(TeamsAttendanceReader(build_graph_client(settings)))
     return readers
 
 

@@ -140,6 +140,8 @@ def read_attendance(
             stats.failed += 1
             log.warning("attendance of %s/%s at %s not read: %s", key[0], key[1], key[2].isoformat(), exc)
             continue
+        if joined is None:  # the meeting is not visible (organized by someone else): asked again next time
+            continue
         _store(db, key, reader.source, {p: joined[p] for p in key[:2] if p in joined}, now)
         stats.read += 1
     return stats
