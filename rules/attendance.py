@@ -95,3 +95,17 @@ def judge(attendance: Attendance, manager: str, report: str, min_minutes: int) -
         last_left={p: s[-1][1] for p, s in spans.items() if s},
         read_at=attendance.read_at,
     )
+
+
+def in_words(verdict: Verdict) -> str:
+    """ "held (both joined, 28 min)" or "no-show: raj@… did not join": what the page and the digest say.
+
+    People are named by address here (the rules' currency); the mail and the page put names in.
+    """
+    if verdict.presence is Presence.HELD:
+        return f"held (both joined, {verdict.together_minutes} min)"
+    if len(verdict.absent) == 2:
+        return "no-show: neither joined"
+    if verdict.absent:
+        return f"no-show: {verdict.absent[0]} did not join"
+    return f"no-show: together only {verdict.together_minutes} min"

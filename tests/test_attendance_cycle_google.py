@@ -19,12 +19,15 @@ from emulators.smtp import MailSink
 from providers.google import service_account_info_credentials
 from providers.google_meet import SCOPES, MeetAttendanceReader
 from providers.retry import RetryPolicy
+from sync.actions.digest import compose
 from sync.actions.findings import finding_as_dict, finding_rows
+from sync.agenda.page import build_page
 from sync.config import parse_settings
 from sync.cycle import CycleReport, run_cycle
 from sync.notify.smtp import SmtpMailer
 from sync.runtime import Runtime, build_runtime
 from sync.store.models import AttendanceRow
+from sync.views.report import build_report, local_day
 
 CODE = "abc-mnop-xyz"
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -155,6 +158,18 @@ def test_a_call_bob_never_joined_is_a_no_show_emailed_to_alice_with_the_join_tim
     world.cycle()
     assert world.emulator.meet.requests == reads  # read once, never again
     assert len(world.mails(ALICE)) == 1
+    # The 1:1 page and the digest say it in words.
+    settings, now = world.runtime.settings, world.now[0]
+    with world.runtime.db.session() as session:
+        rows, histories = build_report(session, settings, now, weeks=4)
+    page = build_page(ALICE, BOB, histories[0], [], now, is_new=False)
+    assert page.notes_target.start == SLOT and page.notes_target.attendance == "no-show: Bob did not join"
+    assert page.past[0].attendance == ""  # the week before: older than the 7 days read back, the calendar decided
+    digest = compose(
+        ALICE, rows, histories, {}, now=now, time_zone="UTC", week="2026-W01", settings=settings, sender_domain="x.test"
+    )
+    assert f"Last call: {local_day(SLOT, 'UTC')}: no-show: Bob did not join" in digest.text
+    assert "Last call:" in digest.html
 
 
 def test_calls_both_joined_are_held_and_raise_nothing(world: World) -> None:
@@ -164,6 +179,10 @@ def test_calls_both_joined_are_held_and_raise_nothing(world: World) -> None:
     world.cycle()
     assert {r.start for r in world.stored()} >= {SLOT}
     assert world.open("held-without-both") == []
+    with world.runtime.db.session() as session:
+        _, histories = build_report(session, world.runtime.settings, world.now[0], weeks=4)
+    page = build_page(ALICE, BOB, histories[0], [], world.now[0], is_new=False)
+    assert page.notes_target.attendance == "held (both joined, 28 min)"
 
 
 def test_without_the_meet_scope_the_calendar_decides_and_the_admin_is_told_once(

@@ -145,3 +145,15 @@ def test_intervals_merge_and_overlap_is_measured_once() -> None:
     a, b, c = at("2025-01-13T10:00"), at("2025-01-13T10:10"), at("2025-01-13T10:20")
     assert merged([(b, c), (a, b)]) == [(a, c)]
     assert together([(a, c)], [(a, b), (a, b)]).total_seconds() == 600
+
+
+def test_the_evidence_in_words_for_the_page_and_the_digest() -> None:
+    from rules.attendance import in_words, judge
+
+    def words(evidence: Attendance) -> str:
+        return in_words(judge(evidence, M, R, 10))
+
+    assert words(call((M, "10:00", "10:28"), (R, "10:00", "10:30"))) == "held (both joined, 28 min)"
+    assert words(call((M, "10:00", "10:15"))) == f"no-show: {R} did not join"
+    assert words(call()) == "no-show: neither joined"
+    assert words(call((M, "10:00", "10:05"), (R, "10:03", "10:30"))) == "no-show: together only 2 min"
