@@ -117,7 +117,7 @@ def _finding(
         key=iso_utc(occurrence.original_start),
         message=message,
         explanation=explanation,
-        occurrence=occurrence.original_start,
+        occurrence=occurrence.start,  # when the call was (a moved 1:1 keeps its slot as the key)
         notify_at=notify_at(occurrence, verdict.read_at, settings),
         details=details,
     )

@@ -24,8 +24,10 @@ from rich.table import Table
 
 from emulators.google import GoogleCalendarEmulator
 from emulators.graph import GraphEmulator
+from emulators.graph_identity import DEFAULT_ROLES
 from emulators.ics_feed import IcsFeedServer
-from emulators.org import OrgPlan, google_instance_id, plan_org, plan_to_ics, seed_google
+from emulators.org import STORIES, OrgPlan, google_instance_id, plan_org, plan_to_ics, seed_google
+from emulators.org_calls import NO_SHOW, CallPlan, plan_calls, seed_meet, seed_teams
 from emulators.org_graph import seed_graph
 from emulators.smtp import MailSink
 from sync.actions.digest import digest_job
@@ -34,7 +36,9 @@ from sync.agenda.admin import status
 from sync.config import WEEKDAYS, parse_settings
 from sync.cycle import run_cycle
 from sync.cycle_summary import print_cycle
+from sync.notify.render import display_name
 from sync.runtime import Runtime, build_runtime
+from sync.store.models import OutboxRow
 from sync.views.orgpage import org_blueprint, org_deps
 from sync.web import WebServer, agenda_deps, create_app
 
@@ -74,8 +78,9 @@ def _outlook_config(graph: GraphEmulator, mailboxes: list[str]) -> dict[str, Any
     }
 
 
-def _start_graph(folder: Path, plan: OrgPlan) -> GraphEmulator:
-    """The Graph emulator with its own test CA, the demo app, and the Outlook managers' part of the org.
+def _start_graph(folder: Path, plan: OrgPlan, calls: list[CallPlan]) -> GraphEmulator:
+    """The Graph emulator with its own test CA, the demo app, and the Outlook managers' part of the org
+    (with the Teams attendance of their `no-show` calls: the app may read it).
 
     Graph stamps answers with their time, so the plan is replayed on a clock from before its changes.
     """
@@ -83,8 +88,9 @@ def _start_graph(folder: Path, plan: OrgPlan) -> GraphEmulator:
     graph = GraphEmulator(clock=lambda: clock[0] or datetime.now(UTC), ca_dir=folder / "graph-ca")
     graph.start()
     secret = os.environ.setdefault(DEMO_SECRET_ENV, os.urandom(12).hex())
-    graph.add_app(DEMO_APP, secret)
+    graph.add_app(DEMO_APP, secret, roles=(*DEFAULT_ROLES, "OnlineMeetings.Read.All", "OnlineMeetingArtifact.Read.All"))
     seed_graph(graph, plan, managers=outlook_managers(plan))
+    seed_teams(graph, [c for c in calls if c.series.organizer in outlook_managers(plan)])
     clock[0] = None
     return graph
 
@@ -108,6 +114,7 @@ def demo_config(
         "google": {
             "api_endpoint": emulator.api_endpoint,
             "service_account_file": str(key_file.resolve()),
+            "meet_endpoint": emulator.base_url + "/",  # who joined the Meet calls (rules.attendance: prefer)
             "calendars": [
                 m
                 for m in plan.managers
@@ -118,6 +125,7 @@ def demo_config(
         **({"outlook": _outlook_config(graph, outlook_managers(plan))} if graph is not None else {}),
         "smtp": {"host": "127.0.0.1", "port": smtp_port, "security": "none", "from": "oneonone@example.com"},
         "notify": {"mode": "send"},
+        "rules": {"attendance": "prefer"},  # held from evidence: the `no-show` story's call is read
         "directory": {
             "domains": [plan.domain],
             "pairs": [{"manager": m, "report": r, "start": first_start.get((m, r))} for m, r in plan.pairs()],
@@ -169,6 +177,23 @@ def _print_agenda_hint(runtime: Runtime, console: Console, folder: Path) -> None
     )
 
 
+def _no_show_note(runtime: Runtime, console: Console, folder: Path) -> None:
+    """The closing note: the 1:1s that stayed on the calendar but one of the two never joined, and their email."""
+    with runtime.db.session() as session:
+        rows = [r for r in finding_rows(session) if r.rule == "held-without-both" and r.status == "open"]
+        mails = {r.id: session.get(OutboxRow, r.outbox_id) if r.outbox_id else None for r in rows}
+        subjects = {key: mail.subject if mail is not None else None for key, mail in mails.items()}
+    for row in rows:
+        subject = subjects[row.id]
+        files = [p.name for p in sorted((folder / "mail").glob("*.eml")) if subject and subject in _text(p)]
+        where = f"emailed to {row.manager} ({', '.join(files) or 'queued'})" if subject else "not emailed yet"
+        console.print(f"[bold]No-show:[/bold] {row.message.replace(row.report, display_name(row.report))} — {where}")
+
+
+def _text(path: Path) -> str:
+    return path.read_bytes().decode("utf-8", "replace")
+
+
 def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) -> int:
     for stale in ("oneonone.db", "oneonone.db-wal", "oneonone.db-shm", "mail"):
         target = folder / stale
@@ -179,7 +204,8 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
     folder.mkdir(parents=True, exist_ok=True)
     os.environ.pop("REQUESTS_CA_BUNDLE", None)
     now = datetime.now(UTC)
-    plan = plan_org(now)
+    plan = plan_org(now, stories=(*STORIES, NO_SHOW))
+    calls = plan_calls(plan)  # the no-show story: who joined its calls (moves its last slot into the plan)
     emulator = GoogleCalendarEmulator()
     sink = MailSink(folder / "mail")
     stop = threading.Event()
@@ -189,8 +215,10 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
     web = WebServer("127.0.0.1:0")  # the agenda pages; bound first so the links carry its URL
     try:
         seed_google(emulator, plan.only(m for m in plan.managers if m not in outlook_managers(plan)))
+        on_google = [m for m in plan.managers if m not in outlook_managers(plan) and m not in ics_managers(plan)]
+        seed_meet(emulator, plan, [c for c in calls if c.series.organizer in on_google])
         feeds, ics_feeds = _start_feeds(plan)
-        graph = _start_graph(folder, plan)
+        graph = _start_graph(folder, plan, calls)
         _, smtp_port = sink.start()
         config = demo_config(folder, emulator, smtp_port, plan, graph, ics_feeds)
         config["web"] = {"bind": f"127.0.0.1:{web.port}", "base_url": web.url}
@@ -243,6 +271,7 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
                     console.print(f"[yellow]Meanwhile:[/yellow] {change}")
             console.print(f"Next cycle in {interval:.0f}s (Ctrl-C to stop)")
             stop.wait(interval)
+        _no_show_note(runtime, console, folder)
     except KeyboardInterrupt:
         console.print("\nStopping.")
     finally:
