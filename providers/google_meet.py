@@ -73,7 +73,8 @@ def _denied(exc: BaseException) -> bool:
     cause = exc.__cause__
     if isinstance(cause, HttpError):
         return cause.status_code == 403 and b"PERMISSION_DENIED" in (cause.content or b"")
-    return isinstance(cause, RefreshError) and "unauthorized_client" in str(cause)
+    # Delegation without the scopes: the token endpoint refuses (a refresh token lacking them: invalid_scope).
+    return isinstance(cause, RefreshError) and any(e in str(cause) for e in ("unauthorized_client", "invalid_scope"))
 
 
 @dataclass
@@ -90,6 +91,7 @@ class MeetAttendanceReader:
     requests_made: int = 0
     _ids: dict[str, str | None] = field(default_factory=dict, init=False, repr=False)
     _services: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    _credentials: dict[str, Credentials] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def handles(self, conference: str) -> bool:
@@ -105,7 +107,11 @@ class MeetAttendanceReader:
             return self._services[name]
 
     def _call(self, user: str, request: Any, what: str) -> dict[str, Any]:
-        http = google_auth_httplib2.AuthorizedHttp(self.credentials_for(user), http=httplib2.Http(timeout=self.timeout))
+        with self._lock:  # one token per user, refreshed as it expires: not one per request
+            credentials = self._credentials.get(user)
+            if credentials is None:
+                credentials = self._credentials[user] = self.credentials_for(user)
+        http = google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=self.timeout))
 
         def attempt() -> dict[str, Any]:
             with self._lock:

@@ -7,9 +7,11 @@ by meeting code and start time, participants as `users/{id}`, their sessions, pa
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from google_fixtures import ALICE, BOB, CAROL
@@ -20,6 +22,8 @@ from providers.google import service_account_info_credentials
 from providers.google_mapping import map_event
 from providers.google_meet import SCOPES, MeetAttendanceReader
 from providers.retry import RetryPolicy
+from sync.config import parse_settings
+from sync.runtime import attendance_readers
 
 CODE = "abc-mnop-xyz"
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -108,3 +112,27 @@ def test_without_the_meet_scope_the_reader_is_denied(google: GoogleCalendarEmula
     denied = reader(google, ("https://www.googleapis.com/auth/calendar.events",))
     with pytest.raises(AttendanceDenied, match="Request had insufficient authentication scopes"):
         denied.read(f"meet:{CODE}", (ALICE, BOB), START, END)
+
+
+def test_delegation_without_the_meet_scope_is_refused_at_the_token_and_read_as_denied(
+    google: GoogleCalendarEmulator,
+) -> None:
+    """In the Admin console the service account was granted calendar.events only: Google's token endpoint
+    answers `unauthorized_client` for a token that asks for more."""
+    google.tokens.delegated_scopes = frozenset({"https://www.googleapis.com/auth/calendar.events"})
+    google.meet.add_conference(CODE, ALICE, {ALICE: [(t(0), t(15))]})
+    with pytest.raises(AttendanceDenied, match="unauthorized_client"):
+        reader(google).read(f"meet:{CODE}", (ALICE, BOB), START, END)
+
+
+def test_the_daemon_builds_a_meet_reader_only_with_attendance_prefer(
+    google: GoogleCalendarEmulator, tmp_path: Path
+) -> None:
+    key = tmp_path / "key.json"
+    key.write_text(json.dumps(google.service_account_info()), encoding="utf-8")
+    base = {"google": {"service_account_file": str(key), "calendars": [ALICE], "meet_endpoint": google.base_url + "/"}}
+    assert attendance_readers(parse_settings(base)) == []
+    (meet,) = attendance_readers(parse_settings({**base, "rules": {"attendance": "prefer"}}))
+    assert isinstance(meet, MeetAttendanceReader) and meet.api_endpoint == google.base_url + "/"
+    google.meet.add_conference(CODE, ALICE, {ALICE: [(t(0), t(15))], BOB: [(t(0), t(15))]})
+    assert meet.read(f"meet:{CODE}", (ALICE, BOB), START, END) == {ALICE: [(t(0), t(15))], BOB: [(t(0), t(15))]}
