@@ -86,8 +86,9 @@ def enqueue_bad_data_alerts(session: Session, bad_data: Sequence[BadData], polic
 ATTENDANCE_ADVICE = {
     "google-meet": "Grant the service account the scopes meetings.space.readonly and admin.directory.user.readonly "
     "in the domain-wide delegation settings of the Google Admin console.",
-    "teams": "Grant the app OnlineMeetingArtifact.Read.All (application) with admin consent, and an application access "
-    "policy for online meetings that covers these organizers (Grant-CsApplicationAccessPolicy).",
+    "teams": "Grant the app OnlineMeetings.Read.All, OnlineMeetingArtifact.Read.All and User.Read.All (application) "
+    "with admin consent, and an application access policy for online meetings that covers the organizers "
+    "(Grant-CsApplicationAccessPolicy).",
 }
 _VENDOR = {"google-meet": "Google Meet", "teams": "Microsoft Teams"}
 
