@@ -10,8 +10,9 @@ each of the two people is resolved once to their object id (`/users/{address}?$s
 record matches by either. A guest from another tenant, or an anonymous joiner, is never matched.
 
 Access: application permission `OnlineMeetingArtifact.Read.All` (and `OnlineMeetings.Read.All` to find
-the meeting by its URL, `User.Read.All` for the object ids), admin consent, and an application access policy for online meetings that
-covers the organizers (`New-CsApplicationAccessPolicy` / `Grant-CsApplicationAccessPolicy`). A 403
+the meeting by its URL, `User.Read.All` for the object ids), admin consent, and an application access
+policy for online meetings that covers the organizers (`New-CsApplicationAccessPolicy` /
+`Grant-CsApplicationAccessPolicy`). A 403
 raises `AttendanceDenied`. Limits, from Graph's documentation: reports exist for about a year and at
 most 50 (the newest) are listed per meeting, so a long-running series' old calls drop off.
 """
