@@ -21,13 +21,15 @@ from providers.google_meet import SCOPES, MeetAttendanceReader
 from providers.retry import RetryPolicy
 from sync.actions.digest import compose
 from sync.actions.findings import finding_as_dict, finding_rows
+from sync.agenda import auth
 from sync.agenda.page import build_page
 from sync.config import parse_settings
 from sync.cycle import CycleReport, run_cycle
 from sync.notify.smtp import SmtpMailer
 from sync.runtime import Runtime, build_runtime
-from sync.store.models import AttendanceRow
+from sync.store.models import AgendaPairRow, AttendanceRow
 from sync.views.report import build_report, local_day
+from sync.web import agenda_deps, create_app
 
 CODE = "abc-mnop-xyz"
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -170,6 +172,15 @@ def test_a_call_bob_never_joined_is_a_no_show_emailed_to_alice_with_the_join_tim
     )
     assert f"Last call: {local_day(SLOT, 'UTC')}: no-show: Bob did not join" in digest.text
     assert "Last call:" in digest.html
+    # ... and what Bob sees when he opens the page in a browser.
+    deps = agenda_deps(world.runtime)
+    deps.deliver = None
+    browser = create_app(deps).test_client()
+    with world.runtime.db.session() as session:
+        browser.set_cookie(auth.SESSION_COOKIE, auth.open_session(session, BOB, now, 30))
+        page_id = session.query(AgendaPairRow).filter_by(manager=ALICE, report=BOB).one().page_id
+    html = browser.get(f"/a/{page_id}").get_data(as_text=True)
+    assert '<small class="attendance">no-show: Bob did not join</small>' in html
 
 
 def test_calls_both_joined_are_held_and_raise_nothing(world: World) -> None:
