@@ -184,3 +184,12 @@ def build_email(
                 disposition="inline",
             )
     return mail
+
+
+def render_admin_alert(heading: str, what: str, consequence: str, advice: str, per: str) -> tuple[str, str]:
+    """An admin alert's text and HTML, in the one mail design: what happened, what it costs, what to do."""
+    context = {"heading": heading, "what": what, "consequence": consequence, "advice": advice, "per": per}
+    return (
+        MAIL_TEMPLATES.get_template("admin_alert.txt").render(context),
+        MAIL_TEMPLATES.get_template("admin_alert.html").render(context),
+    )
