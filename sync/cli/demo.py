@@ -9,6 +9,7 @@ found. Everything lives under one folder (default `.demo/`).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -20,7 +21,6 @@ from typing import Any
 
 import yaml
 from rich.console import Console
-from rich.table import Table
 
 from emulators.google import GoogleCalendarEmulator
 from emulators.graph import GraphEmulator
@@ -29,16 +29,17 @@ from emulators.org import OrgPlan, google_instance_id, plan_org, plan_to_ics, se
 from emulators.org_graph import seed_graph
 from emulators.smtp import MailSink
 from sync.actions.digest import digest_job
-from sync.actions.findings import finding_as_dict, finding_rows
 from sync.agenda.admin import status
-from sync.config import WEEKDAYS, parse_settings
+from sync.cli.demo_output import Shown, log_to_file, print_findings
+from sync.config import WEEKDAYS, load_settings
 from sync.cycle import run_cycle
 from sync.cycle_summary import print_cycle
 from sync.runtime import Runtime, build_runtime
 from sync.views.orgpage import org_blueprint, org_deps
 from sync.web import WebServer, agenda_deps, create_app
 
-DEMO_APP, DEMO_SECRET_ENV = "oneonone-demo", "ONEONONE_DEMO_GRAPH_SECRET"
+DEMO_APP = "oneonone-demo"
+GRAPH_SECRET_FILE = "graph-client-secret"  # the demo app's random secret, where the demo config reads it
 
 
 def outlook_managers(plan: OrgPlan) -> list[str]:
@@ -66,7 +67,7 @@ def _outlook_config(graph: GraphEmulator, mailboxes: list[str]) -> dict[str, Any
     return {
         "tenant_id": graph.tenant_id,
         "client_id": DEMO_APP,
-        "client_secret_env": DEMO_SECRET_ENV,
+        "client_secret_file": GRAPH_SECRET_FILE,
         "mailboxes": mailboxes,
         "authority": graph.base_url,
         "graph_endpoint": graph.graph_endpoint,
@@ -82,7 +83,10 @@ def _start_graph(folder: Path, plan: OrgPlan) -> GraphEmulator:
     clock: list[datetime | None] = [plan.now - timedelta(weeks=11)]
     graph = GraphEmulator(clock=lambda: clock[0] or datetime.now(UTC), ca_dir=folder / "graph-ca")
     graph.start()
-    secret = os.environ.setdefault(DEMO_SECRET_ENV, os.urandom(12).hex())
+    secret = os.urandom(12).hex()
+    secret_file = folder / GRAPH_SECRET_FILE
+    secret_file.write_text(secret, encoding="utf-8")
+    secret_file.chmod(0o600)
     graph.add_app(DEMO_APP, secret)
     seed_graph(graph, plan, managers=outlook_managers(plan))
     clock[0] = None
@@ -125,23 +129,6 @@ def demo_config(
     }
 
 
-def _findings_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(title="Open findings", show_lines=False)
-    for column in ("rule", "manager", "report", "when", "emailed"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        if row["status"] != "open":
-            continue
-        table.add_row(
-            str(row["rule"]),
-            str(row["manager"]),
-            str(row["report"]),
-            str(row["occurrence"] or row["key"]),
-            "yes" if row["notified_at"] else ("digest" if row["digest_only"] else "not yet"),
-        )
-    return table
-
-
 def _live_change(emulator: GoogleCalendarEmulator, plan: OrgPlan, now: datetime) -> str | None:
     """Between cycles, someone cancels next week's 1:1 — the daemon should notice incrementally."""
     for series in plan.series:
@@ -157,16 +144,14 @@ def _live_change(emulator: GoogleCalendarEmulator, plan: OrgPlan, now: datetime)
     return None
 
 
-def _print_agenda_hint(runtime: Runtime, console: Console, folder: Path) -> None:
-    """One pair's agenda page, and how to sign in to it (the link arrives in the demo's mail folder)."""
+def _print_links(runtime: Runtime, console: Console, folder: Path, org_url: str) -> None:
+    """Printed after every cycle, so they never scroll away: one pair's page, how to sign in, the org page."""
     pages = status(runtime)
-    if not pages:
-        return
-    pair = pages[0]
-    console.print(
-        f"1:1 agenda of {pair.manager} / {pair.report}: [bold]{pair.url}[/bold] (linked from their 1:1 events). "
-        f"Sign in with {pair.report}: the sign-in link lands in {folder / 'mail'}."
-    )
+    if pages:
+        pair = pages[0]
+        console.print(f"A 1:1 page ({pair.manager} and {pair.report}): {pair.url}", soft_wrap=True)
+        console.print(f"  Sign in as {pair.report}: the sign-in email lands in {folder / 'mail'}", soft_wrap=True)
+    console.print(f"The org page: {org_url}", soft_wrap=True)
 
 
 def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) -> int:
@@ -177,6 +162,7 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
         elif target.exists():
             target.unlink()
     folder.mkdir(parents=True, exist_ok=True)
+    log_file = log_to_file(folder)
     os.environ.pop("REQUESTS_CA_BUNDLE", None)
     now = datetime.now(UTC)
     plan = plan_org(now)
@@ -198,8 +184,10 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
         token_file.write_text(secrets.token_urlsafe(24), encoding="utf-8")
         config["org_page"] = {"admin_token_file": str(token_file)}
         config["digest"] = {"weekday": WEEKDAYS[now.weekday()], "hour": 0}
-        (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-        settings = parse_settings(config, origin="demo config")
+        config_file = folder / "config.yaml"
+        config_file.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        config_file.chmod(0o600)  # it names the demo's secret files
+        settings = load_settings(config_file)
         runtime = build_runtime(settings)
         org = org_deps(settings, runtime.db, runtime.clock)
         web.mount(create_app(agenda_deps(runtime), blueprints=[org_blueprint(org)] if org else [])).start()
@@ -220,24 +208,23 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
         console.print(
             f"Config written to {folder / 'config.yaml'} (try: oneonone --config {folder / 'config.yaml'} findings)"
         )
+        console.print(f"The daemon's log: {folder / 'oneonone.log'}")
         cycle = 0
+        shown = Shown()
         while not stop.is_set():
             cycle += 1
             console.rule(f"cycle {cycle}")
             report = run_cycle(runtime)
             print_cycle(report, console)
-            with runtime.db.session() as session:
-                rows = [finding_as_dict(r) for r in finding_rows(session)]
-            console.print(_findings_table(rows))
-            console.print(f"Emails received by the SMTP server so far: {len(sink.messages)} (in {folder / 'mail'})")
+            if cycle == 1:
+                digests = digest_job(runtime)()
+                console.print(f"Weekly digests sent: {digests}")
+            print_findings(runtime, console, shown)
+            console.print(f"Emails received so far: {len(sink.messages)}, in {folder / 'mail'}")
+            _print_links(runtime, console, folder, f"{web.url}/org?token={token_file.read_text(encoding='utf-8')}")
             if cycles and cycle >= cycles:
                 break
             if cycle == 1:
-                _print_agenda_hint(runtime, console, folder)
-                digests = digest_job(runtime)()
-                console.print(f"Weekly digests sent: {digests} (in {folder / 'mail'})")
-                token = token_file.read_text(encoding="utf-8")
-                console.print(f"Org health page: [bold]{web.url}/org?token={token}[/bold]")
                 change = _live_change(emulator, plan, runtime.clock())
                 if change:
                     console.print(f"[yellow]Meanwhile:[/yellow] {change}")
@@ -246,6 +233,8 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
     except KeyboardInterrupt:
         console.print("\nStopping.")
     finally:
+        logging.getLogger().removeHandler(log_file)
+        log_file.close()
         web.stop()
         sink.stop()
         emulator.stop()

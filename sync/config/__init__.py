@@ -243,6 +243,7 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     outlook = settings.outlook.model_copy(
         update={
             "certificate_file": fix(settings.outlook.certificate_file),
+            "client_secret_file": fix(settings.outlook.client_secret_file),
             "ca_bundle": fix(settings.outlook.ca_bundle),
         }
     )
