@@ -27,6 +27,7 @@ from emulators.graph import GraphEmulator
 from emulators.ics_feed import IcsFeedServer
 from emulators.org import OrgPlan, google_instance_id, plan_org, plan_to_ics, seed_google
 from emulators.org_graph import seed_graph
+from emulators.slack import SlackEmulator
 from emulators.smtp import MailSink
 from sync.actions.digest import digest_job
 from sync.actions.findings import finding_as_dict, finding_rows
@@ -34,11 +35,13 @@ from sync.agenda.admin import status
 from sync.config import WEEKDAYS, parse_settings
 from sync.cycle import run_cycle
 from sync.cycle_summary import print_cycle
+from sync.notify.slack_requests import configured_blueprint as slack_blueprint
 from sync.runtime import Runtime, build_runtime
 from sync.views.orgpage import org_blueprint, org_deps
 from sync.web import WebServer, agenda_deps, create_app
 
 DEMO_APP, DEMO_SECRET_ENV = "oneonone-demo", "ONEONONE_DEMO_GRAPH_SECRET"
+SLACK_TOKEN_ENV, SLACK_SECRET_ENV = "ONEONONE_DEMO_SLACK_TOKEN", "ONEONONE_DEMO_SLACK_SIGNING_SECRET"
 
 
 def outlook_managers(plan: OrgPlan) -> list[str]:
@@ -87,6 +90,26 @@ def _start_graph(folder: Path, plan: OrgPlan) -> GraphEmulator:
     seed_graph(graph, plan, managers=outlook_managers(plan))
     clock[0] = None
     return graph
+
+
+def slack_managers(plan: OrgPlan) -> list[str]:
+    """Every manager but the first reads warnings in Slack; the first has no Slack account: email instead."""
+    return plan.managers[1:]
+
+
+def _start_slack(folder: Path, plan: OrgPlan) -> SlackEmulator:
+    """The Slack emulator, writing every message it is sent into `slack/`, with the Slack managers' accounts."""
+    slack = SlackEmulator(token=f"xoxb-demo-{secrets.token_hex(8)}", directory=folder / "slack")
+    slack.start()
+    os.environ[SLACK_TOKEN_ENV] = slack.token
+    os.environ.setdefault(SLACK_SECRET_ENV, secrets.token_hex(16))
+    for manager in slack_managers(plan):
+        slack.add_user(manager)
+    return slack
+
+
+def _slack_config(slack: SlackEmulator) -> dict[str, Any]:
+    return {"bot_token_env": SLACK_TOKEN_ENV, "signing_secret_env": SLACK_SECRET_ENV, "api_url": slack.api_url}
 
 
 def demo_config(
@@ -170,7 +193,7 @@ def _print_agenda_hint(runtime: Runtime, console: Console, folder: Path) -> None
 
 
 def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) -> int:
-    for stale in ("oneonone.db", "oneonone.db-wal", "oneonone.db-shm", "mail"):
+    for stale in ("oneonone.db", "oneonone.db-wal", "oneonone.db-shm", "mail", "slack"):
         target = folder / stale
         if target.is_dir():
             shutil.rmtree(target)
@@ -186,6 +209,7 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
     emulator.start()
     graph: GraphEmulator | None = None
     feeds: IcsFeedServer | None = None
+    slack: SlackEmulator | None = None
     web = WebServer("127.0.0.1:0")  # the agenda pages; bound first so the links carry its URL
     try:
         seed_google(emulator, plan.only(m for m in plan.managers if m not in outlook_managers(plan)))
@@ -194,6 +218,10 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
         _, smtp_port = sink.start()
         config = demo_config(folder, emulator, smtp_port, plan, graph, ics_feeds)
         config["web"] = {"bind": f"127.0.0.1:{web.port}", "base_url": web.url}
+        slack = _start_slack(folder, plan)
+        config["slack"] = _slack_config(slack)
+        # Warnings in Slack; quiet hours off, or a demo run in the evening would show no DM until the morning.
+        config["notify"] = {**config["notify"], "channels": {"warning": "slack"}, "quiet_hours": "off"}
         token_file = folder / "org-token"  # the org page's admin token, and today's digest in every zone it is today
         token_file.write_text(secrets.token_urlsafe(24), encoding="utf-8")
         config["org_page"] = {"admin_token_file": str(token_file)}
@@ -202,7 +230,10 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
         settings = parse_settings(config, origin="demo config")
         runtime = build_runtime(settings)
         org = org_deps(settings, runtime.db, runtime.clock)
-        web.mount(create_app(agenda_deps(runtime), blueprints=[org_blueprint(org)] if org else [])).start()
+        blueprints = [org_blueprint(org)] if org else []
+        slack_requests = slack_blueprint(settings, runtime.clock)
+        blueprints += [slack_requests] if slack_requests else []
+        web.mount(create_app(agenda_deps(runtime), blueprints=blueprints)).start()
         stories = Counter(plan.stories.values())
         console.rule("[bold]oneonone demo")
         console.print(
@@ -218,6 +249,10 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
         )
         console.print(f"SMTP server: 127.0.0.1:{smtp_port}; emails are saved in [bold]{folder / 'mail'}[/bold]")
         console.print(
+            f"Slack emulator: {slack.api_url}; warnings go to Slack DMs, saved in [bold]{folder / 'slack'}[/bold] "
+            f"(request URL {web.url}/slack/interactions; {plan.managers[0]} has no Slack account: email instead)"
+        )
+        console.print(
             f"Config written to {folder / 'config.yaml'} (try: oneonone --config {folder / 'config.yaml'} findings)"
         )
         cycle = 0
@@ -230,6 +265,7 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
                 rows = [finding_as_dict(r) for r in finding_rows(session)]
             console.print(_findings_table(rows))
             console.print(f"Emails received by the SMTP server so far: {len(sink.messages)} (in {folder / 'mail'})")
+            console.print(f"Slack DMs posted so far: {len(slack.messages())} (in {folder / 'slack'})")
             if cycles and cycle >= cycles:
                 break
             if cycle == 1:
@@ -253,4 +289,6 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
             graph.stop()
         if feeds is not None:
             feeds.stop()
+        if slack is not None:
+            slack.stop()
     return 0

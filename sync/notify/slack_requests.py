@@ -19,6 +19,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
 
+from sync.config import Settings
 from sync.notify.slack_blocks import OPEN_PAGE
 
 log = logging.getLogger(__name__)
@@ -66,3 +67,11 @@ def slack_blueprint(secret: bytes, clock: Callable[[], datetime], base_url: str)
         return jsonify({"ok": True})
 
     return blueprint
+
+
+def configured_blueprint(settings: Settings, clock: Callable[[], datetime]) -> Blueprint | None:
+    """The request URL when the settings give a signing secret (no secret: no buttons' requests are taken)."""
+    secret = settings.slack.signing_secret()
+    if secret is None:
+        return None
+    return slack_blueprint(secret.get_secret_value().encode(), clock, settings.web.base_url)
