@@ -6,7 +6,10 @@ Message-ID is derived), so queuing the same message again — a pair re-created 
 nudge whose bookkeeping row is gone, a replica that decided the same thing — finds the row already
 there instead of failing on the unique Message-ID. Delivery happens after, row by row, each through
 its own channel: claim, send, mark sent. The only duplicate possible is a crash between the SMTP server's acceptance and
-our commit; the resend carries the same Message-ID, so it can be recognised.
+our commit; the resend carries the same Message-ID, so it can be recognised (a chat channel looks for it before
+posting again: a claim left by a dead worker counts as an attempt). The kind picks the channel (`notify.channels`,
+via the policy), a chat message queued in the recipient's quiet hours is due at their end, and a channel that
+cannot deliver a row (`DeliveryError.fallback`) hands it to email, once.
 """
 
 from __future__ import annotations
