@@ -8,7 +8,8 @@ What oneonone's bot calls, as Slack answers it: every method is `POST /api/<meth
 Methods: `auth.test`, `users.lookupByEmail`, `conversations.open` (a DM: channel ids `D…`),
 `chat.postMessage` (text, blocks, `metadata` with `event_type`/`event_payload`; returns `ts`),
 `conversations.history` (newest first, `oldest`, `limit`, metadata only with `include_all_metadata`).
-It keeps what was posted (and writes each post as JSON into `directory`, for the demo), and it plays
+It keeps what was posted (and writes each post as JSON, and a picture of it, into `directory`, for the
+demo), and it plays
 Slack's side of interactivity: `click` posts a signed `block_actions` payload to a request URL.
 """
 
@@ -28,6 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from emulators.http import EmulatorServer, Fault, Reply, Request
+from emulators.slack_preview import preview_png
 
 TOKEN = "xoxb-emulator-token"
 
@@ -177,6 +179,7 @@ class SlackEmulator:
                 "metadata": metadata,
             }
             (self.directory / name).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+            (self.directory / name).with_suffix(".png").write_bytes(preview_png(blocks))  # what the person sees
         return _ok(channel=channel, ts=posted.ts, message=_message(posted, with_metadata=True))
 
     def _history(self, args: dict[str, Any]) -> Reply:
@@ -203,8 +206,7 @@ class SlackEmulator:
     ) -> tuple[int, str]:
         """Press a button of a posted message: Slack's signed `block_actions` POST to the request URL.
         Returns the status and body; `timestamp`/`signature` forge or age the request."""
-        buttons = [b["accessory"] for b in posted.blocks if b.get("accessory", {}).get("type") == "button"]
-        action = buttons[action_index]
+        action = buttons(posted.blocks)[action_index]
         payload = {
             "type": "block_actions",
             "user": {"id": posted.user},
@@ -243,6 +245,19 @@ class SlackEmulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def buttons(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A message's buttons, in order: sections' accessories and the elements of `actions` blocks."""
+    found: list[dict[str, Any]] = []
+    for block in blocks:
+        candidates = (
+            [block.get("accessory") or {}, *(block.get("elements") or [])]
+            if block.get("type") in ("section", "actions")
+            else []
+        )
+        found.extend(c for c in candidates if isinstance(c, dict) and c.get("type") == "button")
+    return found
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:

@@ -6,16 +6,19 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from emulators.slack import Posted, SlackEmulator
+from emulators.slack import Posted, SlackEmulator, buttons
 from emulators.smtp import MailSink
 from rules.model import Finding
 from sync.actions.findings import record_findings
 from sync.actions.warnings import enqueue_warnings
+from sync.agenda.mail import notes_nudge_mail, queue
 from sync.config import ConfigError, SlackSettings, parse_settings
 from sync.notify.outbox import DeliveryStats, deliver_pending
 from sync.notify.policy import MailPolicy, mail_policy
@@ -99,10 +102,6 @@ def _deliver(db: Database, channel: SlackChannel, sink: MailSink, now: datetime 
     return deliver_pending(db, {"slack": channel.send, "email": mailer.send}, now)
 
 
-def _buttons(posted: Posted) -> list[dict[str, Any]]:
-    return [b["accessory"] for b in posted.blocks if b.get("accessory", {}).get("type") == "button"]
-
-
 def test_a_warning_arrives_as_a_dm_with_what_broke_when_and_the_agenda_link(
     db: Database, slack: SlackEmulator, channel: SlackChannel, sink: MailSink
 ) -> None:
@@ -118,7 +117,7 @@ def test_a_warning_arrives_as_a_dm_with_what_broke_when_and_the_agenda_link(
     item = next(b for b in posted.blocks if "Book a replacement" in b["text"]["text"])
     assert item["text"]["text"].startswith("*Bob Jones &lt;bob.jones@example.com&gt;: cancelled without a new date")
     assert "Mon 13 Jan 2025, 10:00 CET" in item["text"]["text"]  # when, in the manager's zone
-    (button,) = _buttons(posted)
+    (button,) = buttons(posted.blocks)
     assert (button["text"]["text"], button["url"]) == ("Your 1:1 page with Bob Jones", PAGE)
     assert sink.messages == []  # Slack, not also email
     row = _row(db)
@@ -139,6 +138,23 @@ def test_event_text_is_shown_in_slack_never_acted_on(
     text = json.dumps(posted.blocks)
     assert "&lt;!channel&gt; &amp; &lt;https://evil.example|click here&gt;" in text
     assert "<!channel>" not in text and "<https://evil" not in text
+
+
+def test_a_nudge_arrives_in_slack_with_its_link_as_a_button_and_whole_sentences(
+    db: Database, slack: SlackEmulator, channel: SlackChannel, sink: MailSink
+) -> None:
+    slack.add_user(ALICE)
+    held = datetime(2025, 1, 17, 14, 0, tzinfo=UTC)
+    mail = replace(notes_nudge_mail(ALICE, BOB, PAGE, held, "Europe/Berlin"), zone="Europe/Berlin")
+    with db.session() as s:
+        queue(s, mail, NOW, _policy(channels={"nudge": "slack"}))
+    assert _deliver(db, channel, sink).sent == 1 and sink.messages == []
+    (posted,) = slack.messages(ALICE)
+    (button,) = buttons(posted.blocks)
+    assert (button["text"]["text"], button["url"]) == ("Open the 1:1 page", PAGE)
+    texts = [b["text"]["text"] for b in posted.blocks if b["type"] == "section"]
+    assert any("has no notes or action items yet. Write down what you agreed while it is fresh" in t for t in texts)
+    assert not any("oneonone" in t for t in texts)  # the email's signature: Slack shows who posted
 
 
 def test_a_person_slack_does_not_know_gets_the_email_instead_once(
@@ -335,3 +351,19 @@ def test_quiet_hours_that_are_not_two_times_are_an_error_naming_the_key() -> Non
     with pytest.raises(ConfigError) as error:
         parse_settings({"notify": {"quiet_hours": "8pm-8am"}})
     assert "notify.quiet_hours" in str(error.value) and "20:00-08:00" in str(error.value)
+
+
+def test_the_emulator_keeps_each_dm_as_json_and_a_picture_for_the_demo(
+    db: Database, sink: MailSink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slack = SlackEmulator(directory=tmp_path / "slack")
+    monkeypatch.setenv("ONEONONE_SLACK_BOT_TOKEN", slack.token)
+    with slack:
+        slack.add_user(ALICE)
+        settings = SlackSettings(bot_token_env="ONEONONE_SLACK_BOT_TOKEN", api_url=slack.api_url)
+        _queue_warning(db)
+        _deliver(db, SlackChannel(slack_client(settings)), sink)
+    (saved,) = sorted((tmp_path / "slack").glob("*.json"))
+    record = json.loads(saved.read_text())
+    assert record["to"] == ALICE and record["blocks"][0]["type"] == "header"
+    assert saved.with_suffix(".png").read_bytes().startswith(b"\x89PNG")

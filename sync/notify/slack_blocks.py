@@ -23,6 +23,8 @@ BUTTON_CHARS = 75  # a button's label
 
 _LINK = re.compile(r"^(?P<label>.*?):?\s*(?P<url>https?://\S+)$")
 _SIGNATURE = "-- \n"
+_SIGNED = re.compile(r"^(--|—)\s*oneonone$")  # the nudges' "— oneonone": Slack shows who posted
+OPEN = "Open the 1:1 page"  # a bare link's button
 
 Block = dict[str, Any]
 
@@ -38,27 +40,43 @@ def _cut(text: str, limit: int) -> str:
 
 def _paragraphs(body: str) -> list[str]:
     body = body.split(_SIGNATURE, 1)[0]  # the email's signature: Slack shows who posted
-    return [p.strip("\n") for p in re.split(r"\n\s*\n", body) if p.strip()]
+    found = [p.strip("\n") for p in re.split(r"\n\s*\n", body) if p.strip()]
+    return [p for p in found if not _SIGNED.match(p.strip())]
+
+
+def _unwrap(lines: list[str]) -> list[str]:
+    """An email's hard-wrapped sentence ("…what you / agreed while…") as one line: Slack wraps by itself."""
+    out: list[str] = []
+    for line in lines:
+        if out and line[:1].islower():
+            out[-1] = f"{out[-1]} {line}"
+        else:
+            out.append(line)
+    return out
+
+
+def _button(label: str, url: str) -> Block:
+    return {
+        "type": "button",
+        "action_id": OPEN_PAGE,
+        "text": {"type": "plain_text", "text": _cut(label or OPEN, BUTTON_CHARS), "emoji": False},
+        "url": url,
+        "value": url,
+    }
 
 
 def _section(paragraph: str) -> Block:
-    lines = [line.strip() for line in paragraph.splitlines()]
+    lines = [line.strip() for line in paragraph.splitlines() if line.strip()]
     links = [(m["label"].strip(), m["url"]) for m in map(_LINK.match, lines) if m is not None]
-    kept = [line for line in lines if _LINK.match(line) is None]
+    kept = _unwrap([line for line in lines if _LINK.match(line) is None])
+    if not kept:  # a link on its own: a button on its own
+        return {"type": "actions", "elements": [_button(label, url) for label, url in links[:5]]}
     body = [escape(line) for line in kept]
-    if kept and kept[0].startswith("* "):  # a list item's first line says what it is about: in bold
+    if kept[0].startswith("* "):  # a list item's first line says what it is about: in bold
         body[0] = f"*{escape(kept[0][2:])}*"
-    text = "\n".join(body) or " "
-    section: Block = {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, SECTION_CHARS)}}
+    section: Block = {"type": "section", "text": {"type": "mrkdwn", "text": _cut("\n".join(body), SECTION_CHARS)}}
     if links:
-        label, url = links[0]
-        section["accessory"] = {
-            "type": "button",
-            "action_id": OPEN_PAGE,
-            "text": {"type": "plain_text", "text": _cut(label or "Open", BUTTON_CHARS), "emoji": False},
-            "url": url,
-            "value": url,
-        }
+        section["accessory"] = _button(*links[0])
     return section
 
 
