@@ -24,6 +24,10 @@ Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 
 def _font(px: int) -> Font:
+    try:  # DejaVu has the dashes and arrows the messages use; Pillow's own font is the fallback
+        return ImageFont.truetype("DejaVuSans.ttf", px)
+    except OSError:
+        pass
     try:
         return ImageFont.load_default(size=px)
     except TypeError:  # Pillow without FreeType: the bitmap font
@@ -58,7 +62,7 @@ def preview_png(blocks: list[dict[str, Any]], *, app: str = "oneonone", when: st
             height += 26 * len(lines) + 8
         elif kind == "section":
             button = block.get("accessory") if block.get("accessory", {}).get("type") == "button" else None
-            styled = _lines(block["text"]["text"], 52 if button else 78)
+            styled = _lines(block["text"]["text"], 48 if button else 78)
             rows.append(("section", (styled, button)))
             height += max(21 * len(styled), 40 if button else 0) + 10
         elif kind == "actions":
