@@ -367,3 +367,8 @@ def test_the_emulator_keeps_each_dm_as_json_and_a_picture_for_the_demo(
     record = json.loads(saved.read_text())
     assert record["to"] == ALICE and record["blocks"][0]["type"] == "header"
     assert saved.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_quiet_hours_off_even_as_yaml_reads_it() -> None:
+    for off in ("off", False, ""):
+        assert mail_policy(parse_settings({"notify": {"quiet_hours": off}})).quiet is None

@@ -57,9 +57,13 @@ class NotifySettings(Section):
     # Chat messages due in these hours (the recipient's zone) wait for the morning; "" or "off": none.
     quiet_hours: str = "20:00-08:00"
 
-    @field_validator("quiet_hours")
+    @field_validator("quiet_hours", mode="before")
     @classmethod
-    def _quiet(cls, value: str) -> str:
+    def _quiet(cls, value: object) -> object:
+        if value is False or value is None:  # YAML reads a bare `off` as false
+            return ""
+        if not isinstance(value, str):
+            return value  # the type check says what is wrong
         value = value.strip()
         if value.lower() in ("", "off", "none"):
             return ""
@@ -81,7 +85,7 @@ _HOURS = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)\s*-\s*([01]?\d|2[0-3]):([0-5]\
 
 
 def quiet_hours(value: str) -> tuple[tuple[int, int], tuple[int, int]] | None:
-    """ "20:00-08:00" as ((20, 0), (8, 0)); "" is none."""
+    """The quiet hours ("20:00-08:00") as ((20, 0), (8, 0)); "" is none."""
     if not value:
         return None
     match = _HOURS.match(value.strip())
