@@ -25,6 +25,7 @@ from sync.notify.policy import MailPolicy, mail_policy
 from sync.notify.slack import SlackChannel, slack_client
 from sync.notify.slack_requests import slack_blueprint
 from sync.notify.smtp import SmtpMailer
+from sync.runtime import build_channels
 from sync.store.db import Database
 from sync.store.models import AgendaPairRow, OutboxRow
 from sync.web import WebServer, create_app
@@ -372,3 +373,23 @@ def test_the_emulator_keeps_each_dm_as_json_and_a_picture_for_the_demo(
 def test_quiet_hours_off_even_as_yaml_reads_it() -> None:
     for off in ("off", False, ""):
         assert mail_policy(parse_settings({"notify": {"quiet_hours": off}})).quiet is None
+
+
+def test_the_runtime_delivers_slack_when_the_settings_give_a_bot_token(
+    db: Database, slack: SlackEmulator, sink: MailSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ONEONONE_SLACK_BOT_TOKEN", slack.token)
+    settings = parse_settings({"slack": {"bot_token_env": "ONEONONE_SLACK_BOT_TOKEN", "api_url": slack.api_url}})
+    channels = build_channels(settings)
+    assert sorted(channels) == ["slack"] and build_channels(parse_settings({})) == {}
+    slack.add_user(ALICE)
+    _queue_warning(db)
+    assert deliver_pending(db, channels, NOW).sent == 1
+    assert len(slack.messages(ALICE)) == 1
+
+
+def test_an_unreadable_bot_token_file_is_an_error_naming_the_key(tmp_path: Path) -> None:
+    settings = parse_settings({"slack": {"bot_token_file": str(tmp_path / "missing")}})
+    with pytest.raises(ConfigError) as error:
+        build_channels(settings)
+    assert "slack.bot_token_file: cannot read" in str(error.value)
