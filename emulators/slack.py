@@ -32,6 +32,14 @@ from emulators.http import EmulatorServer, Fault, Reply, Request
 from emulators.slack_preview import preview_png
 
 TOKEN = "xoxb-emulator-token"
+SCOPES = frozenset({"chat:write", "users:read.email", "im:write", "im:history"})
+# The bot scope each method needs (conversations.history: the DM kind's, `im:history`).
+NEEDS = {
+    "users.lookupByEmail": "users:read.email",
+    "conversations.open": "im:write",
+    "chat.postMessage": "chat:write",
+    "conversations.history": "im:history",
+}
 
 
 @dataclass
@@ -64,6 +72,7 @@ class SlackEmulator:
         self, *, token: str = TOKEN, directory: Path | None = None, clock: Callable[[], float] = time.time
     ) -> None:
         self.token = token
+        self.scopes = set(SCOPES)  # what the app was granted: remove one to see `missing_scope`
         self.revoked = False
         self.directory = directory
         self._state = _State()
@@ -116,6 +125,9 @@ class SlackEmulator:
             return _error("invalid_auth")
         if self.revoked:
             return _error("token_revoked")
+        needed = NEEDS.get(method)
+        if needed is not None and needed not in self.scopes:
+            return _error("missing_scope", needed=needed, provided=",".join(sorted(self.scopes)))
         with self._lock:
             return _METHODS[method](self, args)
 

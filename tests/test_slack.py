@@ -293,6 +293,25 @@ def test_a_crash_between_post_and_commit_posts_the_dm_once(
     assert _row(db).status == "sent"
 
 
+def test_without_im_history_a_crash_retry_posts_at_most_one_copy_more_and_says_why(
+    db: Database, slack: SlackEmulator, channel: SlackChannel, sink: MailSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    slack.add_user(ALICE)
+    slack.scopes.discard("im:history")  # an app installed with the three scopes of the issue only
+    _queue_warning(db)
+
+    def post_then_crash(row: OutboxRow) -> None:
+        channel.send(row)
+        raise SystemExit("killed between Slack's ok and our commit")
+
+    with pytest.raises(SystemExit):
+        deliver_pending(db, {"slack": post_then_crash}, NOW)
+    with caplog.at_level(logging.WARNING):
+        assert _deliver(db, channel, sink, NOW + timedelta(minutes=10)).sent == 1
+    assert len(slack.messages(ALICE)) == 2 and sink.messages == []  # one copy more, in the DM; not also email
+    assert "lacks im:history" in caplog.text
+
+
 def test_a_first_try_never_reads_the_history(
     db: Database, slack: SlackEmulator, channel: SlackChannel, sink: MailSink
 ) -> None:

@@ -11,10 +11,11 @@ The one window left: Slack took the post, and the history read of the retry does
 busy DM. Then the person gets it twice; they never get nothing.
 
 Failures: a 429 is waited out as `Retry-After` asks (with the injected sleeper, never a busy loop) up to
-`slack.max_wait_seconds`, longer ones are left to the outbox's back-off. A person Slack does not know,
-a token Slack refuses or a message Slack will not take falls back to email, once, at once; a Slack outage
-(5xx, no connection) is tried once more on Slack after the outbox's back-off, then falls back: one blip
-does not move a message to the inbox, a real outage does not hold it for hours.
+`slack.max_wait_seconds`, longer ones are left to the outbox's back-off (and the third goes by email).
+A person Slack does not know, a token Slack refuses or a message Slack will not take falls back to email,
+once, at once; a Slack outage (5xx, no connection) is tried once more on Slack after the outbox's back-off,
+then falls back: one blip does not move a message to the inbox, a real outage does not hold it for hours.
+The retry's history read needs the `im:history` scope; without it a retry posts again (one copy more).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ SLACK = "slack"
 EVENT_TYPE = "oneonone_message"  # the metadata's event_type: a message oneonone posted
 HISTORY_LIMIT = 100
 OUTAGE_TRIES = 2  # a Slack outage: tries on Slack before the message goes by email
+RATE_LIMITED_TRIES = 3  # rate limited for longer than we wait, this many times: email, rather than never
 
 Sleeper = Callable[[float], None]
 
@@ -151,13 +153,22 @@ class SlackChannel:
             raise DeliveryError(f"slack: cannot reach the Web API ({exc})", fallback=_after_outage(row)) from exc
 
     def _already_posted(self, channel: str, row: OutboxRow) -> bool:
-        """Whether the DM holds a message of ours with this row's Message-ID (posted since the row was queued)."""
-        history = self.client.conversations_history(
-            channel=channel,
-            oldest=f"{row.created_at.timestamp() - 60:.6f}",
-            include_all_metadata=True,
-            limit=HISTORY_LIMIT,
-        )
+        """Whether the DM holds a message of ours with this row's Message-ID (posted since the row was queued).
+
+        Needs the `im:history` scope; without it the retry cannot look and posts again (at most one copy more,
+        in the same DM), which is said in the log."""
+        try:
+            history = self.client.conversations_history(
+                channel=channel,
+                oldest=f"{row.created_at.timestamp() - 60:.6f}",
+                include_all_metadata=True,
+                limit=HISTORY_LIMIT,
+            )
+        except SlackApiError as exc:
+            if exc.response.get("error") != "missing_scope":
+                raise
+            log.warning("slack: cannot check whether %s was posted before (the app lacks im:history)", row.message_id)
+            return False
         for message in history.get("messages") or []:
             metadata: dict[str, Any] = message.get("metadata") or {}
             payload = metadata.get("event_payload") or {}
@@ -171,7 +182,9 @@ def _refusal(exc: SlackApiError, row: OutboxRow) -> DeliveryError:
     data = exc.response.data if isinstance(exc.response.data, dict) else {}
     error = str(data.get("error") or f"HTTP {status}")
     if status == 429 or error == "ratelimited":  # a longer wait than we take here: try again later, on Slack
-        return DeliveryError(f"slack: rate limited (Retry-After {exc.response.headers.get('Retry-After', '?')}s)")
+        wait = exc.response.headers.get("Retry-After", "?")
+        fallback = EMAIL if row.attempts + 1 >= RATE_LIMITED_TRIES else None
+        return DeliveryError(f"slack: rate limited (Retry-After {wait}s)", fallback=fallback)
     if error == "users_not_found":
         return DeliveryError(f"slack: no Slack user has the address {row.recipient}", fallback=EMAIL)
     if error in _TOKEN:
