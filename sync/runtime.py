@@ -31,6 +31,7 @@ from sync.metrics import Metrics
 from sync.notify.channel import EMAIL, Send
 from sync.notify.graph_mail import GraphMailer
 from sync.notify.policy import MailPolicy, mail_policy
+from sync.notify.slack import SLACK, SlackChannel, slack_client
 from sync.notify.smtp import SmtpMailer
 from sync.store.db import Database
 
@@ -200,6 +201,14 @@ def build_sender(settings: Settings) -> Send:
     return mailer.send
 
 
+def build_channels(settings: Settings) -> dict[str, Send]:
+    """The channels besides email that the settings set up (each one line)."""
+    channels: dict[str, Send] = {}
+    if settings.slack.configured:
+        channels[SLACK] = SlackChannel(slack_client(settings.slack)).send
+    return channels
+
+
 def build_runtime(
     settings: Settings,
     *,
@@ -207,6 +216,7 @@ def build_runtime(
     providers: list[Provider] | None = None,
     send: Send | None = None,
     crash: CrashPlan | None = None,
+    channels: dict[str, Send] | None = None,
 ) -> Runtime:
     db = Database(settings.resolved_database_url())
     db.migrate()
@@ -224,4 +234,5 @@ def build_runtime(
         lease=timedelta(seconds=settings.lease_seconds),
         crash=crash or CrashPlan(),
         metrics=Metrics(db, clock, per_calendar=settings.web.metrics_per_calendar),
+        channels=channels if channels is not None else build_channels(settings),
     )

@@ -30,6 +30,7 @@ from sync.directory.sources import config_directory
 from sync.directory.store import directory_in_force
 from sync.ingest.push import ensure_push, push_blueprint, push_secret
 from sync.logs import configure_logging
+from sync.notify.slack_requests import configured_blueprint as slack_blueprint
 from sync.ops import ops_blueprint
 from sync.runtime import build_runtime
 from sync.store.db import PUSH_LOCK, Database, only_one_replica, printable_url
@@ -106,6 +107,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     org = org_deps(settings, runtime.db, runtime.clock)
     if org is not None:  # /org: per-manager aggregates for whoever coaches managers
         blueprints.append(org_blueprint(org))
+    slack = slack_blueprint(settings, runtime.clock)
+    if slack is not None:  # /slack/interactions: Slack's request URL for the buttons of our DMs
+        blueprints.append(slack)
     # Queues each manager's weekly digest when due: checked at start too, so a daemon restarted more often
     # than CHECK_SECONDS still sends it.
     daemon.before_first_cycle.append(digest_job(runtime))

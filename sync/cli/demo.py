@@ -27,6 +27,7 @@ from emulators.graph import GraphEmulator
 from emulators.ics_feed import IcsFeedServer
 from emulators.org import OrgPlan, google_instance_id, plan_org, plan_to_ics, seed_google
 from emulators.org_graph import seed_graph
+from emulators.slack import SlackEmulator
 from emulators.smtp import MailSink
 from sync.actions.digest import digest_job
 from sync.agenda.admin import status
@@ -34,12 +35,15 @@ from sync.cli.demo_output import Shown, log_to_file, print_findings
 from sync.config import WEEKDAYS, load_settings
 from sync.cycle import run_cycle
 from sync.cycle_summary import print_cycle
+from sync.notify.slack_requests import configured_blueprint as slack_blueprint
 from sync.runtime import Runtime, build_runtime
 from sync.views.orgpage import org_blueprint, org_deps
 from sync.web import WebServer, agenda_deps, create_app
 
 DEMO_APP = "oneonone-demo"
-GRAPH_SECRET_FILE = "graph-client-secret"  # the demo app's random secret, where the demo config reads it
+# The demo's random secrets, in files beside the config that reads them: every command works on it as printed.
+GRAPH_SECRET_FILE = "graph-client-secret"
+SLACK_TOKEN_FILE, SLACK_SECRET_FILE = "slack-bot-token", "slack-signing-secret"
 
 
 def outlook_managers(plan: OrgPlan) -> list[str]:
@@ -91,6 +95,27 @@ def _start_graph(folder: Path, plan: OrgPlan) -> GraphEmulator:
     seed_graph(graph, plan, managers=outlook_managers(plan))
     clock[0] = None
     return graph
+
+
+def slack_managers(plan: OrgPlan) -> list[str]:
+    """Every manager but the first reads warnings in Slack; the first has no Slack account: email instead."""
+    return plan.managers[1:]
+
+
+def _start_slack(folder: Path, plan: OrgPlan) -> SlackEmulator:
+    """The Slack emulator, writing every message it is sent into `slack/`, with the Slack managers' accounts."""
+    slack = SlackEmulator(token=f"xoxb-demo-{secrets.token_hex(8)}", directory=folder / "slack")
+    slack.start()
+    for name, value in ((SLACK_TOKEN_FILE, slack.token), (SLACK_SECRET_FILE, secrets.token_hex(16))):
+        (folder / name).write_text(value, encoding="utf-8")
+        (folder / name).chmod(0o600)
+    for manager in slack_managers(plan):
+        slack.add_user(manager)
+    return slack
+
+
+def _slack_config(slack: SlackEmulator) -> dict[str, Any]:
+    return {"bot_token_file": SLACK_TOKEN_FILE, "signing_secret_file": SLACK_SECRET_FILE, "api_url": slack.api_url}
 
 
 def demo_config(
@@ -155,7 +180,7 @@ def _print_links(runtime: Runtime, console: Console, folder: Path, org_url: str)
 
 
 def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) -> int:
-    for stale in ("oneonone.db", "oneonone.db-wal", "oneonone.db-shm", "mail"):
+    for stale in ("oneonone.db", "oneonone.db-wal", "oneonone.db-shm", "mail", "slack"):
         target = folder / stale
         if target.is_dir():
             shutil.rmtree(target)
@@ -172,6 +197,7 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
     emulator.start()
     graph: GraphEmulator | None = None
     feeds: IcsFeedServer | None = None
+    slack: SlackEmulator | None = None
     web = WebServer("127.0.0.1:0")  # the agenda pages; bound first so the links carry its URL
     try:
         seed_google(emulator, plan.only(m for m in plan.managers if m not in outlook_managers(plan)))
@@ -180,6 +206,10 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
         _, smtp_port = sink.start()
         config = demo_config(folder, emulator, smtp_port, plan, graph, ics_feeds)
         config["web"] = {"bind": f"127.0.0.1:{web.port}", "base_url": web.url}
+        slack = _start_slack(folder, plan)
+        config["slack"] = _slack_config(slack)
+        # Warnings in Slack; quiet hours off, or a demo run in the evening would show no DM until the morning.
+        config["notify"] = {**config["notify"], "channels": {"warning": "slack"}, "quiet_hours": "off"}
         token_file = folder / "org-token"  # the org page's admin token, and today's digest in every zone it is today
         token_file.write_text(secrets.token_urlsafe(24), encoding="utf-8")
         config["org_page"] = {"admin_token_file": str(token_file)}
@@ -190,7 +220,10 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
         settings = load_settings(config_file)
         runtime = build_runtime(settings)
         org = org_deps(settings, runtime.db, runtime.clock)
-        web.mount(create_app(agenda_deps(runtime), blueprints=[org_blueprint(org)] if org else [])).start()
+        blueprints = [org_blueprint(org)] if org else []
+        slack_requests = slack_blueprint(settings, runtime.clock)
+        blueprints += [slack_requests] if slack_requests else []
+        web.mount(create_app(agenda_deps(runtime), blueprints=blueprints)).start()
         stories = Counter(plan.stories.values())
         console.rule("[bold]oneonone demo")
         console.print(
@@ -205,6 +238,10 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
             f"ICS feed server: {', '.join(f['url'] for f in ics_feeds)} (read-only: {', '.join(ics_managers(plan))})"
         )
         console.print(f"SMTP server: 127.0.0.1:{smtp_port}; emails are saved in [bold]{folder / 'mail'}[/bold]")
+        console.print(
+            f"Slack emulator: {slack.api_url}; warnings go to Slack DMs, saved in [bold]{folder / 'slack'}[/bold] "
+            f"(request URL {web.url}/slack/interactions; {plan.managers[0]} has no Slack account: email instead)"
+        )
         console.print(
             f"Config written to {folder / 'config.yaml'} (try: oneonone --config {folder / 'config.yaml'} findings)"
         )
@@ -221,6 +258,7 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
                 console.print(f"Weekly digests sent: {digests}")
             print_findings(runtime, console, shown)
             console.print(f"Emails received so far: {len(sink.messages)}, in {folder / 'mail'}")
+            console.print(f"Slack messages posted so far: {len(slack.messages())}, in {folder / 'slack'}")
             _print_links(runtime, console, folder, f"{web.url}/org?token={token_file.read_text(encoding='utf-8')}")
             if cycles and cycle >= cycles:
                 break
@@ -242,4 +280,6 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
             graph.stop()
         if feeds is not None:
             feeds.stop()
+        if slack is not None:
+            slack.stop()
     return 0
