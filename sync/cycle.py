@@ -293,6 +293,7 @@ def run_cycle(
         runtime.metrics.emails.labels("sent").inc(report.delivery.sent)
         runtime.metrics.emails.labels("failed").inc(report.delivery.failed)
         runtime.metrics.emails.labels("deferred").inc(report.delivery.deferred)
+        runtime.metrics.channel_fallbacks.inc(report.delivery.fallbacks)
         runtime.metrics.cycles.inc()
         unjudged = sum(1 for bad in report.bad_data if bad.pair is not None)
         runtime.metrics.unusable.labels("unjudged_pair").set(unjudged)

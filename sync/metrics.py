@@ -96,6 +96,11 @@ class Metrics:
         )
         self.emails = Counter("oneonone_emails", "Emails by outcome", ["outcome"], registry=self.registry)
         self.cycles = Counter("oneonone_cycles", "Completed cycles", registry=self.registry)
+        self.channel_fallbacks = Counter(
+            "oneonone_channel_fallbacks",
+            "Messages a chat channel could not deliver, sent by email instead",
+            registry=self.registry,
+        )
         self.skipped_items = Counter(
             "oneonone_malformed_items", "Malformed provider items skipped", ["provider"], registry=self.registry
         )

@@ -31,6 +31,7 @@ from sync.metrics import Metrics
 from sync.notify.channel import EMAIL, Send
 from sync.notify.graph_mail import GraphMailer
 from sync.notify.policy import MailPolicy, mail_policy
+from sync.notify.slack import SLACK, SlackChannel, slack_client
 from sync.notify.smtp import SmtpMailer
 from sync.store.db import Database
 
@@ -202,6 +203,14 @@ def build_sender(settings: Settings) -> Send:
     return mailer.send
 
 
+def build_channels(settings: Settings) -> dict[str, Send]:
+    """The channels besides email that the settings set up (each one line)."""
+    channels: dict[str, Send] = {}
+    if settings.slack.configured:
+        channels[SLACK] = SlackChannel(slack_client(settings.slack)).send
+    return channels
+
+
 def attendance_readers(settings: Settings) -> list[AttendanceReader]:
     """Who-joined readers for the configured vendors, with `rules.attendance: prefer` (none otherwise)."""
     if settings.rules.attendance != "prefer":
@@ -235,6 +244,7 @@ def build_runtime(
     providers: list[Provider] | None = None,
     send: Send | None = None,
     crash: CrashPlan | None = None,
+    channels: dict[str, Send] | None = None,
 ) -> Runtime:
     db = Database(settings.resolved_database_url())
     db.migrate()
@@ -253,4 +263,5 @@ def build_runtime(
         crash=crash or CrashPlan(),
         metrics=Metrics(db, clock, per_calendar=settings.web.metrics_per_calendar),
         attendance=attendance_readers(settings),
+        channels=channels if channels is not None else build_channels(settings),
     )

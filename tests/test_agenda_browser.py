@@ -125,6 +125,7 @@ def test_sign_in_by_email_add_a_talking_point_and_carry_open_action_items(
     page.click("button:has-text('Sign in')")
     page.wait_for_selector("#next")
     assert page.url == url
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280, "no sideways scrolling on a laptop"
     shot(page, "02-page-signed-in")
 
     page.fill("#topic-text", "My growth plan <b>for 2026</b>")

@@ -80,11 +80,13 @@ def test_it_shows_aggregates_and_never_notes_titles_descriptions_or_report_names
     html = client.get(f"/org?token={TOKEN}").get_data(as_text=True)
     maria = html[html.index('data-manager="maria@acme.test"') :].split("</tr>")[0]
     assert "50%" in maria and "(1 of 2)" in maria  # Raj met within cadence, Pia not
-    assert '<td class="num cancelled">24%</td>' in maria  # 4 of 17 due
-    assert '<td class="num rescheduled">12%</td>' in maria  # 2 of 17
-    assert "27 days" in maria and '<td class="num due">17</td>' in maria
+    assert '<td class="num cancelled" data-label="Cancellation rate">24%</td>' in maria  # 4 of 17 due
+    assert '<td class="num rescheduled" data-label="Reschedule rate">12%</td>' in maria  # 2 of 17
+    assert "27 days" in maria and '<td class="num due" data-label="1:1s due">17</td>' in maria
     bea = html[html.index('data-manager="bea@acme.test"') :].split("</tr>")[0]
-    assert "100%" in bea and '<td class="num cancelled">0%</td>' in bea and "4 days" in bea
+    assert (
+        "100%" in bea and '<td class="num cancelled" data-label="Cancellation rate">0%</td>' in bea and "4 days" in bea
+    )
     for private in (NOTE, "SECRET-NOTE", "SECRET-TOPIC", SECRET_TITLE, "TOPSECRET", SECRET_DESCRIPTION, R, "Raj"):
         assert private not in html
     assert '<svg id="chart"' in html and "<script" not in html

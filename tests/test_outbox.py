@@ -211,3 +211,59 @@ def test_mail_comes_from_a_name_not_a_bare_address(db: Database, sink: MailSink)
     (mail,) = sink.messages
     assert str(mail["From"]) == "oneonone <oneonone@example.com>"
     assert sink.envelopes[0][0] == "oneonone@example.com"
+
+
+def test_a_channel_that_cannot_deliver_hands_the_row_to_email_once_with_its_message_id(
+    db: Database, sink: MailSink
+) -> None:
+    from sync.notify.channel import EMAIL, DeliveryError
+    from sync.notify.outbox import Message, queue_message
+
+    tries: list[str] = []
+
+    def chat(row: OutboxRow) -> None:
+        tries.append(row.message_id)
+        raise DeliveryError("chat: nobody by that address", fallback=EMAIL)
+
+    with db.session() as s:
+        queued = queue_message(
+            s,
+            Message("warning", ALICE, ["x"], "s", "t", "<p>t</p>", channel="chat"),
+            NOW,
+            MailPolicy(sender_domain="example.com"),
+        )
+        message_id = queued.message_id
+    stats = deliver_pending(db, {"email": _mailer(sink).send, "chat": chat}, NOW)
+    assert (stats.sent, stats.fallbacks, stats.deferred) == (1, 1, 0)  # by email in the same pass
+    (mail,) = sink.messages
+    assert mail["Message-ID"] == message_id and tries == [message_id]
+    assert deliver_pending(db, {"email": _mailer(sink).send, "chat": chat}, NOW + timedelta(hours=1)).sent == 0
+    assert tries == [message_id]  # never back to the channel that could not
+
+
+def test_the_policy_picks_the_channel_per_kind_and_escalations_stay_email(db: Database) -> None:
+    from sync.notify.outbox import Message, queue_message
+
+    policy = MailPolicy(sender_domain="example.com", channels={"warning": "slack", "nudge": "slack"})
+    with db.session() as s:
+        rows = [
+            queue_message(s, Message(kind, ALICE, [kind], "s", "t", "<p>t</p>"), NOW, policy)
+            for kind in ("warning", "agenda-nudge", "notes-nudge", "digest", "escalation", "admin")
+        ]
+        assert [r.channel for r in rows] == ["slack", "slack", "slack", "email", "email", "email"]
+
+
+def test_a_worker_that_died_mid_send_counts_as_an_attempt(db: Database, sink: MailSink) -> None:
+    """So a channel can tell a first try from a retry whose first try may have got through."""
+    seen: list[int] = []
+
+    def send_then_crash(row: OutboxRow) -> None:
+        raise SystemExit("killed mid-send")
+
+    with db.session() as s:
+        record_findings(s, [_finding(BOB, "2025-01-13T09:00:00Z")], {(ALICE, BOB)}, NOW)
+        enqueue_warnings(s, NOW, MailPolicy(sender_domain="example.com"), {})
+    with pytest.raises(SystemExit):
+        deliver_pending(db, send_then_crash, NOW)
+    assert deliver_pending(db, lambda row: seen.append(row.attempts), NOW + timedelta(minutes=10)).sent == 1
+    assert seen == [1]

@@ -27,6 +27,7 @@ from sync.agenda.store import add_item, pair_pages
 from sync.config import parse_settings
 from sync.cycle import run_cycle
 from sync.notify.inline import images_from_json
+from sync.notify.render import render_admin_alert
 from sync.runtime import Runtime, build_runtime
 from sync.store.models import AgendaPairRow, FindingRow, OutboxRow
 from sync.views.orgpage import org_blueprint, org_deps
@@ -109,6 +110,17 @@ def test_the_org_page_shows_the_aggregates_and_no_note_text(browser: Any, runtim
         for private in (NOTE, "SECRET-NOTE", SECRET_TITLE, "TOPSECRET", SECRET_DESCRIPTION, R):
             assert private not in text
         shot(page, "org-page")
+
+        phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+        mobile = phone.new_page()
+        assert mobile.goto(f"{server.url}/org?token={TOKEN}").status == 200
+        assert mobile.evaluate("document.documentElement.scrollWidth") <= 390, "no sideways scrolling on a phone"
+        table = mobile.locator("#managers").bounding_box()
+        assert table is not None and table["x"] >= 0 and table["x"] + table["width"] <= 390  # nothing cut off
+        row = mobile.locator('tr[data-manager="maria@acme.test"]')
+        assert row.locator(".gap").inner_text() == "27 days"  # the same figure as on the laptop
+        shot(mobile, "org-page-phone")
+        phone.close()
         context.close()
 
 
@@ -154,15 +166,21 @@ def _every_email(runtime: Runtime) -> dict[str, str]:
     bodies["notes-nudge"] = notes_nudge_mail(M, R, link, start, "Europe/Berlin").html
     bodies["agenda-signin"] = signin_mail(R, M, link + "/signin", 15, "hash").html
     bodies["escalation"] = render_escalation(M, B, findings[:3], "Europe/Berlin", 30, links)[2]
+    long_id = "event-" + "x" * 120  # event ids are long and unbroken: the alert must still fit a phone
+    bodies["admin"] = render_admin_alert(
+        "oneonone cannot use an event",
+        f"oneonone cannot use an event: {long_id}.",
+        "It is ignored.",
+        "Fix it.",
+        "per event",
+    )[1]
     return bodies
 
 
 def test_every_email_has_one_design_and_fits_a_phone_and_a_laptop(browser: Any, runtime: Runtime) -> None:
     bodies = _every_email(runtime)
-    assert {"warning", "digest", "agenda-nudge", "notes-nudge", "agenda-signin", "escalation"} <= set(bodies)
+    assert {"warning", "digest", "agenda-nudge", "notes-nudge", "agenda-signin", "escalation", "admin"} <= set(bodies)
     for kind, html in bodies.items():
-        if kind == "admin":
-            continue  # to the admin, plain words: not a manager's or a report's email
         for width in (390, 1280):
             context = browser.new_context(viewport={"width": width, "height": 900}, java_script_enabled=False)
             page = context.new_page()
@@ -173,6 +191,10 @@ def test_every_email_has_one_design_and_fits_a_phone_and_a_laptop(browser: Any, 
             assert page.locator("td.footer").count() == 1
             card = page.locator("table.card").bounding_box()
             assert card is not None and card["width"] <= 600
+            if kind == "admin":
+                shot(page, f"email-{kind}-{width}")
+                context.close()
+                continue  # to the admin about a calendar: no greeting by name, nothing to open
             greeting = page.locator("table.card p").first.inner_text()
             assert re.fullmatch(r"Hi [A-Z][a-z]+,.*", greeting, re.S), f"{kind} greets {greeting!r}"
             links = page.eval_on_selector_all("table.card a[href]", "els => els.map(e => e.href)")

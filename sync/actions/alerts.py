@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime
-from html import escape
 
 from sqlalchemy.orm import Session
 
@@ -19,6 +18,7 @@ from rules.screen import BadData
 from sync.ingest.calendars import CalendarResult
 from sync.notify.outbox import Message, queue_alert
 from sync.notify.policy import MailPolicy
+from sync.notify.render import render_admin_alert
 
 ALERT_KINDS = ("auth", "permanent")
 ADVICE = {
@@ -41,15 +41,12 @@ def enqueue_admin_alerts(
             continue
         advice = ADVICE.get(result.provider, "Check the credentials configured for this provider.")
         error = result.error or result.error_kind or "unknown error"
-        text = (
-            f"oneonone could not sync {result.calendar} ({result.provider}): {error}\n\n"
-            f"What to do: {advice}\nUntil then, this person's 1:1s are not checked. "
-            "You get this at most once a day per calendar.\n"
-        )
-        html = (
-            f"<p>oneonone could not sync <b>{escape(result.calendar)}</b> ({escape(result.provider)}):"
-            f" {escape(error)}</p><p><b>What to do:</b> {escape(advice)}</p>"
-            "<p>Until then, this person's 1:1s are not checked. You get this at most once a day per calendar.</p>"
+        text, html = render_admin_alert(
+            f"oneonone cannot read a calendar ({result.provider})",
+            f"oneonone could not sync {result.calendar} ({result.provider}): {error}",
+            "Until then, this person's 1:1s are not checked.",
+            advice,
+            "per calendar",
         )
         key = f"{result.error_kind}:{result.provider}:{result.calendar}"
         subject = f"oneonone cannot read the calendar of {result.calendar} ({result.provider})"
@@ -71,10 +68,8 @@ def enqueue_bad_data_alerts(session: Session, bad_data: Sequence[BadData], polic
             else "oneonone ignores this event (a series counts as its first meeting only); everything else is checked."
         )
         advice = "Ask the calendar's owner to fix or delete the event."
-        text = f"oneonone cannot use an event: {what}.\n\n{consequence}\nWhat to do: {advice}\n"
-        html = (
-            f"<p>oneonone cannot use an event: {escape(what)}.</p><p>{escape(consequence)}</p>"
-            f"<p><b>What to do:</b> {escape(advice)}</p>"
+        text, html = render_admin_alert(
+            "oneonone cannot use an event", f"oneonone cannot use an event: {what}.", consequence, advice, "per event"
         )
         key = f"bad-data:{hashlib.sha256(bad.key.encode()).hexdigest()[:40]}"  # event ids are long and untrusted
         subject = f"oneonone cannot use an event on the calendar of {bad.calendar}"
@@ -107,13 +102,12 @@ def _attendance_alert(session: Session, source: str, error: str, policy: MailPol
         f"Until then, whether a 1:1 in {vendor} was held is decided by the calendar alone, as before: "
         "a 1:1 that one of the two never joined is not noticed."
     )
-    text = (
-        f"oneonone may not read who joined the {vendor} calls: {error}\n\n{consequence}\nWhat to do: {advice}\n"
-        "You get this at most once a day.\n"
-    )
-    html = (
-        f"<p>oneonone may not read who joined the {escape(vendor)} calls: {escape(error)}</p>"
-        f"<p>{escape(consequence)}</p><p><b>What to do:</b> {escape(advice)}</p><p>You get this at most once a day.</p>"
+    text, html = render_admin_alert(
+        f"oneonone cannot see who joined the {vendor} calls",
+        f"oneonone may not read who joined the {vendor} calls: {error}",
+        consequence,
+        advice,
+        f"for {vendor}",
     )
     key = f"attendance-denied:{source}"
     subject = f"oneonone cannot see who joined the {vendor} calls"

@@ -244,6 +244,7 @@ def _queue_one(
             mail.text,
             mail.html,
             inline_images=images_to_json(mail.images),
+            zone=time_zone,
         )
         outbox = queue_message(session, message, now, policy)
         session.add(DigestRow(manager=manager, week=week, outbox_id=outbox.id, created_at=now))

@@ -113,6 +113,7 @@ def finding_as_dict(row: FindingRow) -> dict[str, Any]:
         return value.isoformat().replace("+00:00", "Z") if value else None
 
     return {
+        "id": row.id,  # what `oneonone findings explain ID` takes
         "rule": row.rule,
         "manager": row.manager,
         "report": row.report,

@@ -48,7 +48,7 @@ def enqueue_warnings(
         links = {report: url for (m, report), url in pages.items() if m == manager}
         mail = render_warning(manager, rows, zone, links)
         identities = [f"{r.rule}|{r.report}|{r.key}" for r in rows]
-        message = Message("warning", manager, identities, mail.subject, mail.text, mail.html)
+        message = Message("warning", manager, identities, mail.subject, mail.text, mail.html, zone=zone)
         outbox = queue_message(session, message, now, policy)
         for row in rows:
             row.outbox_id = outbox.id

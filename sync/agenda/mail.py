@@ -38,6 +38,7 @@ class Mail:
     text: str
     html: str
     identity: str  # what makes the Message-ID unique and deterministic
+    zone: str | None = None  # the recipient's, for a chat channel's quiet hours
 
 
 def render(template: str, kind: str, recipient: str, subject: str, identity: str, **context: Any) -> Mail:
@@ -53,7 +54,7 @@ def render(template: str, kind: str, recipient: str, subject: str, identity: str
 
 
 def queue(session: Session, mail: Mail, now: datetime, policy: MailPolicy) -> OutboxRow:
-    message = Message(mail.kind, mail.recipient, [mail.identity], mail.subject, mail.text, mail.html)
+    message = Message(mail.kind, mail.recipient, [mail.identity], mail.subject, mail.text, mail.html, zone=mail.zone)
     return queue_message(session, message, now, policy)
 
 

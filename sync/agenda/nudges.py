@@ -105,7 +105,7 @@ def decide(
         if finding is not None:
             findings.append(replace(finding, details={"page": link}))
             zone = zone_of(report, context, cfg.policy.default_zone, partner=manager)
-            mail = agenda_nudge_mail(report, manager, link, upcoming.start, zone)
+            mail = replace(agenda_nudge_mail(report, manager, link, upcoming.start, zone), zone=zone)
             nudges.append(Nudge("agenda", upcoming.original_start, mail))
     held = history.last_held
     if held is not None and not held.away and pair.created_at <= held.end:
@@ -114,7 +114,11 @@ def decide(
         if notes is not None and due <= now < due + NOTES_NUDGE_WINDOW and not (notes.notes or notes.actions):
             zone = zone_of(manager, context, cfg.policy.default_zone, partner=report)
             nudges.append(
-                Nudge("notes", held.original_start, notes_nudge_mail(manager, report, link, held.start, zone))
+                Nudge(
+                    "notes",
+                    held.original_start,
+                    replace(notes_nudge_mail(manager, report, link, held.start, zone), zone=zone),
+                )
             )
     return findings, nudges
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -12,14 +11,13 @@ from datetime import date
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sync.actions.digest import CHECK_SECONDS, digest_job
-from sync.actions.findings import finding_as_dict, finding_rows
 from sync.cli.agenda import add_commands as add_agenda_commands
 from sync.cli.directory import add_commands as add_directory_commands
+from sync.cli.findings import add_findings_command
 from sync.cli.report import add_command as add_report_command
 from sync.config import ConfigError, Settings, load_settings, permission_warnings
 from sync.crash import CrashPlan
@@ -32,6 +30,7 @@ from sync.directory.sources import config_directory
 from sync.directory.store import directory_in_force
 from sync.ingest.push import ensure_push, push_blueprint, push_secret
 from sync.logs import configure_logging
+from sync.notify.slack_requests import configured_blueprint as slack_blueprint
 from sync.ops import ops_blueprint
 from sync.runtime import build_runtime
 from sync.store.db import PUSH_LOCK, Database, only_one_replica, printable_url
@@ -108,6 +107,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     org = org_deps(settings, runtime.db, runtime.clock)
     if org is not None:  # /org: per-manager aggregates for whoever coaches managers
         blueprints.append(org_blueprint(org))
+    slack = slack_blueprint(settings, runtime.clock)
+    if slack is not None:  # /slack/interactions: Slack's request URL for the buttons of our DMs
+        blueprints.append(slack)
     # Queues each manager's weekly digest when due: checked at start too, so a daemon restarted more often
     # than CHECK_SECONDS still sends it.
     daemon.before_first_cycle.append(digest_job(runtime))
@@ -136,33 +138,6 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         runtime.db.dispose()
         if lock is not None:
             lock.close()
-
-
-def findings_table(rows: Sequence[dict[str, object]], title: str = "Findings") -> Table:
-    table = Table(title=title, show_lines=False)
-    for column in ("rule", "manager", "report", "occurrence", "status", "notified_at", "message"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(
-            *(
-                str(row.get(c) or "")
-                for c in ("rule", "manager", "report", "occurrence", "status", "notified_at", "message")
-            )
-        )
-    return table
-
-
-def cmd_findings(args: argparse.Namespace, console: Console) -> int:
-    settings = _load(args)
-    db = Database(settings.resolved_database_url())
-    db.migrate()
-    with db.session() as session:
-        rows = [finding_as_dict(r) for r in finding_rows(session, status=None if args.status == "all" else args.status)]
-    if args.format == "json":
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-    else:
-        console.print(findings_table(rows))
-    return 0
 
 
 def _day(text: str) -> date:
@@ -227,10 +202,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--once", action="store_true", help="one full cycle, then exit")
     s.set_defaults(func=lambda a, c: cmd_sync(a, c) if a.once else cmd_run(a, c))
     sub.add_parser("run", help="run the daemon until SIGTERM/SIGINT").set_defaults(func=cmd_run)
-    f = sub.add_parser("findings", help="list findings")
-    f.add_argument("--format", choices=("table", "json"), default="table")
-    f.add_argument("--status", choices=("open", "resolved", "ended", "all"), default="all")
-    f.set_defaults(func=cmd_findings)
+    add_findings_command(sub, _load)
     pa = sub.add_parser("pause", help="pause a pair (e.g. parental leave); omit --until to resume")
     pa.add_argument("manager")
     pa.add_argument("report")

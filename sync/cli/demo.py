@@ -9,6 +9,7 @@ found. Everything lives under one folder (default `.demo/`).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -20,7 +21,6 @@ from typing import Any
 
 import yaml
 from rich.console import Console
-from rich.table import Table
 
 from emulators.google import GoogleCalendarEmulator
 from emulators.graph import GraphEmulator
@@ -29,20 +29,26 @@ from emulators.ics_feed import IcsFeedServer
 from emulators.org import STORIES, OrgPlan, google_instance_id, plan_org, plan_to_ics, seed_google
 from emulators.org_calls import NO_SHOW, CallPlan, plan_calls, seed_meet, seed_teams
 from emulators.org_graph import seed_graph
+from emulators.slack import SlackEmulator
 from emulators.smtp import MailSink
 from sync.actions.digest import digest_job
-from sync.actions.findings import finding_as_dict, finding_rows
+from sync.actions.findings import finding_rows
 from sync.agenda.admin import status
-from sync.config import WEEKDAYS, parse_settings
+from sync.cli.demo_output import Shown, log_to_file, print_findings
+from sync.config import WEEKDAYS, load_settings
 from sync.cycle import run_cycle
 from sync.cycle_summary import print_cycle
 from sync.notify.render import display_name
+from sync.notify.slack_requests import configured_blueprint as slack_blueprint
 from sync.runtime import Runtime, build_runtime
 from sync.store.models import OutboxRow
 from sync.views.orgpage import org_blueprint, org_deps
 from sync.web import WebServer, agenda_deps, create_app
 
-DEMO_APP, DEMO_SECRET_ENV = "oneonone-demo", "ONEONONE_DEMO_GRAPH_SECRET"
+DEMO_APP = "oneonone-demo"
+# The demo's random secrets, in files beside the config that reads them: every command works on it as printed.
+GRAPH_SECRET_FILE = "graph-client-secret"
+SLACK_TOKEN_FILE, SLACK_SECRET_FILE = "slack-bot-token", "slack-signing-secret"
 
 
 def outlook_managers(plan: OrgPlan) -> list[str]:
@@ -70,7 +76,7 @@ def _outlook_config(graph: GraphEmulator, mailboxes: list[str]) -> dict[str, Any
     return {
         "tenant_id": graph.tenant_id,
         "client_id": DEMO_APP,
-        "client_secret_env": DEMO_SECRET_ENV,
+        "client_secret_file": GRAPH_SECRET_FILE,
         "mailboxes": mailboxes,
         "authority": graph.base_url,
         "graph_endpoint": graph.graph_endpoint,
@@ -87,12 +93,36 @@ def _start_graph(folder: Path, plan: OrgPlan, calls: list[CallPlan]) -> GraphEmu
     clock: list[datetime | None] = [plan.now - timedelta(weeks=11)]
     graph = GraphEmulator(clock=lambda: clock[0] or datetime.now(UTC), ca_dir=folder / "graph-ca")
     graph.start()
-    secret = os.environ.setdefault(DEMO_SECRET_ENV, os.urandom(12).hex())
+    secret = os.urandom(12).hex()
+    secret_file = folder / GRAPH_SECRET_FILE
+    secret_file.write_text(secret, encoding="utf-8")
+    secret_file.chmod(0o600)
     graph.add_app(DEMO_APP, secret, roles=(*DEFAULT_ROLES, "OnlineMeetings.Read.All", "OnlineMeetingArtifact.Read.All"))
     seed_graph(graph, plan, managers=outlook_managers(plan))
     seed_teams(graph, [c for c in calls if c.series.organizer in outlook_managers(plan)])
     clock[0] = None
     return graph
+
+
+def slack_managers(plan: OrgPlan) -> list[str]:
+    """Every manager but the first reads warnings in Slack; the first has no Slack account: email instead."""
+    return plan.managers[1:]
+
+
+def _start_slack(folder: Path, plan: OrgPlan) -> SlackEmulator:
+    """The Slack emulator, writing every message it is sent into `slack/`, with the Slack managers' accounts."""
+    slack = SlackEmulator(token=f"xoxb-demo-{secrets.token_hex(8)}", directory=folder / "slack")
+    slack.start()
+    for name, value in ((SLACK_TOKEN_FILE, slack.token), (SLACK_SECRET_FILE, secrets.token_hex(16))):
+        (folder / name).write_text(value, encoding="utf-8")
+        (folder / name).chmod(0o600)
+    for manager in slack_managers(plan):
+        slack.add_user(manager)
+    return slack
+
+
+def _slack_config(slack: SlackEmulator) -> dict[str, Any]:
+    return {"bot_token_file": SLACK_TOKEN_FILE, "signing_secret_file": SLACK_SECRET_FILE, "api_url": slack.api_url}
 
 
 def demo_config(
@@ -133,23 +163,6 @@ def demo_config(
     }
 
 
-def _findings_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(title="Open findings", show_lines=False)
-    for column in ("rule", "manager", "report", "when", "emailed"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        if row["status"] != "open":
-            continue
-        table.add_row(
-            str(row["rule"]),
-            str(row["manager"]),
-            str(row["report"]),
-            str(row["occurrence"] or row["key"]),
-            "yes" if row["notified_at"] else ("digest" if row["digest_only"] else "not yet"),
-        )
-    return table
-
-
 def _live_change(emulator: GoogleCalendarEmulator, plan: OrgPlan, now: datetime) -> str | None:
     """Between cycles, someone cancels next week's 1:1 — the daemon should notice incrementally."""
     for series in plan.series:
@@ -165,29 +178,37 @@ def _live_change(emulator: GoogleCalendarEmulator, plan: OrgPlan, now: datetime)
     return None
 
 
-def _print_agenda_hint(runtime: Runtime, console: Console, folder: Path) -> None:
-    """One pair's agenda page, and how to sign in to it (the link arrives in the demo's mail folder)."""
+def _print_links(runtime: Runtime, console: Console, folder: Path, org_url: str) -> None:
+    """Printed after every cycle, so they never scroll away: one pair's page, how to sign in, the org page."""
     pages = status(runtime)
-    if not pages:
-        return
-    pair = pages[0]
-    console.print(
-        f"1:1 agenda of {pair.manager} / {pair.report}: [bold]{pair.url}[/bold] (linked from their 1:1 events). "
-        f"Sign in with {pair.report}: the sign-in link lands in {folder / 'mail'}."
-    )
+    if pages:
+        pair = pages[0]
+        console.print(f"A 1:1 page ({pair.manager} and {pair.report}): {pair.url}", soft_wrap=True)
+        console.print(f"  Sign in as {pair.report}: the sign-in email lands in {folder / 'mail'}", soft_wrap=True)
+    console.print(f"The org page: {org_url}", soft_wrap=True)
 
 
 def _no_show_note(runtime: Runtime, console: Console, folder: Path) -> None:
-    """The closing note: the 1:1s that stayed on the calendar but one of the two never joined, and their email."""
+    """The closing note: the 1:1s that stayed on the calendar but one of the two never joined, and their warning
+    (an email in `mail/`, or a Slack DM in `slack/` for the managers on Slack)."""
     with runtime.db.session() as session:
-        rows = [r for r in finding_rows(session) if r.rule == "held-without-both" and r.status == "open"]
-        mails = {r.id: session.get(OutboxRow, r.outbox_id) if r.outbox_id else None for r in rows}
-        subjects = {key: mail.subject if mail is not None else None for key, mail in mails.items()}
-    for row in rows:
-        subject = subjects[row.id]
-        files = [p.name for p in sorted((folder / "mail").glob("*.eml")) if subject and subject in _text(p)]
-        where = f"emailed to {row.manager} ({', '.join(files) or 'queued'})" if subject else "not emailed yet"
-        console.print(f"[bold]No-show:[/bold] {row.message.replace(row.report, display_name(row.report))} — {where}")
+        rows = [r for r in finding_rows(session, status="open") if r.rule == "held-without-both"]
+        sent = {r.id: session.get(OutboxRow, r.outbox_id) if r.outbox_id else None for r in rows}
+        how = {key: (row.channel, row.subject) if row is not None else None for key, row in sent.items()}
+    for finding in rows:
+        name = display_name(finding.report)
+        if how[finding.id] is None:
+            where = "not sent yet (its grace has not passed)"
+        elif how[finding.id][0] == "slack":  # type: ignore[index]
+            dms = [p for p in sorted((folder / "slack").glob(f"*-{finding.manager}.json")) if name in _text(p)]
+            where = f"sent to {finding.manager} in Slack ({', '.join(str(p) for p in dms) or 'queued'})"
+        else:
+            subject = how[finding.id][1]  # type: ignore[index]
+            mails = [p for p in sorted((folder / "mail").glob("*.eml")) if subject in _text(p)]
+            where = f"emailed to {finding.manager} ({', '.join(str(p) for p in mails) or 'queued'})"
+        console.print(
+            f"[bold]No-show:[/bold] {finding.message.replace(finding.report, name)} — {where}", soft_wrap=True
+        )
 
 
 def _text(path: Path) -> str:
@@ -195,13 +216,14 @@ def _text(path: Path) -> str:
 
 
 def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) -> int:
-    for stale in ("oneonone.db", "oneonone.db-wal", "oneonone.db-shm", "mail"):
+    for stale in ("oneonone.db", "oneonone.db-wal", "oneonone.db-shm", "mail", "slack"):
         target = folder / stale
         if target.is_dir():
             shutil.rmtree(target)
         elif target.exists():
             target.unlink()
     folder.mkdir(parents=True, exist_ok=True)
+    log_file = log_to_file(folder)
     os.environ.pop("REQUESTS_CA_BUNDLE", None)
     now = datetime.now(UTC)
     plan = plan_org(now, stories=(*STORIES, NO_SHOW))
@@ -212,6 +234,7 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
     emulator.start()
     graph: GraphEmulator | None = None
     feeds: IcsFeedServer | None = None
+    slack: SlackEmulator | None = None
     web = WebServer("127.0.0.1:0")  # the agenda pages; bound first so the links carry its URL
     try:
         seed_google(emulator, plan.only(m for m in plan.managers if m not in outlook_managers(plan)))
@@ -222,15 +245,24 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
         _, smtp_port = sink.start()
         config = demo_config(folder, emulator, smtp_port, plan, graph, ics_feeds)
         config["web"] = {"bind": f"127.0.0.1:{web.port}", "base_url": web.url}
+        slack = _start_slack(folder, plan)
+        config["slack"] = _slack_config(slack)
+        # Warnings in Slack; quiet hours off, or a demo run in the evening would show no DM until the morning.
+        config["notify"] = {**config["notify"], "channels": {"warning": "slack"}, "quiet_hours": "off"}
         token_file = folder / "org-token"  # the org page's admin token, and today's digest in every zone it is today
         token_file.write_text(secrets.token_urlsafe(24), encoding="utf-8")
         config["org_page"] = {"admin_token_file": str(token_file)}
         config["digest"] = {"weekday": WEEKDAYS[now.weekday()], "hour": 0}
-        (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-        settings = parse_settings(config, origin="demo config")
+        config_file = folder / "config.yaml"
+        config_file.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        config_file.chmod(0o600)  # it names the demo's secret files
+        settings = load_settings(config_file)
         runtime = build_runtime(settings)
         org = org_deps(settings, runtime.db, runtime.clock)
-        web.mount(create_app(agenda_deps(runtime), blueprints=[org_blueprint(org)] if org else [])).start()
+        blueprints = [org_blueprint(org)] if org else []
+        slack_requests = slack_blueprint(settings, runtime.clock)
+        blueprints += [slack_requests] if slack_requests else []
+        web.mount(create_app(agenda_deps(runtime), blueprints=blueprints)).start()
         stories = Counter(plan.stories.values())
         console.rule("[bold]oneonone demo")
         console.print(
@@ -246,26 +278,30 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
         )
         console.print(f"SMTP server: 127.0.0.1:{smtp_port}; emails are saved in [bold]{folder / 'mail'}[/bold]")
         console.print(
+            f"Slack emulator: {slack.api_url}; warnings go to Slack DMs, saved in [bold]{folder / 'slack'}[/bold] "
+            f"(request URL {web.url}/slack/interactions; {plan.managers[0]} has no Slack account: email instead)"
+        )
+        console.print(
             f"Config written to {folder / 'config.yaml'} (try: oneonone --config {folder / 'config.yaml'} findings)"
         )
+        console.print(f"The daemon's log: {folder / 'oneonone.log'}")
         cycle = 0
+        shown = Shown()
         while not stop.is_set():
             cycle += 1
             console.rule(f"cycle {cycle}")
             report = run_cycle(runtime)
             print_cycle(report, console)
-            with runtime.db.session() as session:
-                rows = [finding_as_dict(r) for r in finding_rows(session)]
-            console.print(_findings_table(rows))
-            console.print(f"Emails received by the SMTP server so far: {len(sink.messages)} (in {folder / 'mail'})")
+            if cycle == 1:
+                digests = digest_job(runtime)()
+                console.print(f"Weekly digests sent: {digests}")
+            print_findings(runtime, console, shown)
+            console.print(f"Emails received so far: {len(sink.messages)}, in {folder / 'mail'}")
+            console.print(f"Slack messages posted so far: {len(slack.messages())}, in {folder / 'slack'}")
+            _print_links(runtime, console, folder, f"{web.url}/org?token={token_file.read_text(encoding='utf-8')}")
             if cycles and cycle >= cycles:
                 break
             if cycle == 1:
-                _print_agenda_hint(runtime, console, folder)
-                digests = digest_job(runtime)()
-                console.print(f"Weekly digests sent: {digests} (in {folder / 'mail'})")
-                token = token_file.read_text(encoding="utf-8")
-                console.print(f"Org health page: [bold]{web.url}/org?token={token}[/bold]")
                 change = _live_change(emulator, plan, runtime.clock())
                 if change:
                     console.print(f"[yellow]Meanwhile:[/yellow] {change}")
@@ -275,6 +311,8 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
     except KeyboardInterrupt:
         console.print("\nStopping.")
     finally:
+        logging.getLogger().removeHandler(log_file)
+        log_file.close()
         web.stop()
         sink.stop()
         emulator.stop()
@@ -282,4 +320,6 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
             graph.stop()
         if feeds is not None:
             feeds.stop()
+        if slack is not None:
+            slack.stop()
     return 0

@@ -41,6 +41,7 @@ from sync.config.directory import (
 )
 from sync.config.mail import WEEKDAYS, DigestSettings, EscalationSettings, NotifySettings, SmtpSettings
 from sync.config.rules import AttendanceSettings, RulesSettings
+from sync.config.slack import SlackSettings
 from sync.config.web import AgendaSettings, OidcSettings, OrgPageSettings, WebSettings
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "PairEntry",
     "RulesSettings",
     "Settings",
+    "SlackSettings",
     "SmtpSettings",
     "WebSettings",
     "load_settings",
@@ -94,6 +96,7 @@ class Settings(Section):
     digest: DigestSettings = Field(default_factory=lambda: DigestSettings())
     org_page: OrgPageSettings = Field(default_factory=lambda: OrgPageSettings())
     escalation: EscalationSettings = Field(default_factory=lambda: EscalationSettings())
+    slack: SlackSettings = Field(default_factory=lambda: SlackSettings())
 
     @field_validator("time_zone")
     @classmethod
@@ -107,6 +110,16 @@ class Settings(Section):
                 raise ValueError("notify.via is graph but notify.graph_sender (the sending mailbox) is not set")
             if not self.outlook.configured:
                 raise ValueError("notify.via is graph but outlook.tenant_id and outlook.client_id are not set")
+        return self
+
+    @model_validator(mode="after")
+    def _chat_channels(self) -> Settings:
+        for kind, channel in sorted(self.notify.channels.items()):
+            if channel == "slack" and not self.slack.configured:
+                raise ValueError(
+                    f"notify.channels.{kind} is slack but the slack section has no bot token"
+                    " (set slack.bot_token_env or slack.bot_token_file)"
+                )
         return self
 
     @model_validator(mode="after")
@@ -247,6 +260,7 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     outlook = settings.outlook.model_copy(
         update={
             "certificate_file": fix(settings.outlook.certificate_file),
+            "client_secret_file": fix(settings.outlook.client_secret_file),
             "ca_bundle": fix(settings.outlook.ca_bundle),
         }
     )
@@ -263,7 +277,13 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     )
     agenda = settings.agenda.model_copy(update={"markdown_dir": fix(settings.agenda.markdown_dir), "oidc": oidc})
     org_page = settings.org_page.model_copy(update={"admin_token_file": fix(settings.org_page.admin_token_file)})
-    settings = settings.model_copy(update={"org_page": org_page})
+    slack = settings.slack.model_copy(
+        update={
+            "bot_token_file": fix(settings.slack.bot_token_file),
+            "signing_secret_file": fix(settings.slack.signing_secret_file),
+        }
+    )
+    settings = settings.model_copy(update={"org_page": org_page, "slack": slack})
     return settings.model_copy(
         update={"google": google, "directory": directory, "smtp": smtp, "web": web, "agenda": agenda}
     )

@@ -43,6 +43,7 @@ class OutlookSettings(Section):
     tenant_id: str | None = None
     client_id: str | None = None
     client_secret_env: str | None = None  # name of an environment variable holding the client secret
+    client_secret_file: Path | None = None  # or a file holding it (readable by the daemon only)
     certificate_file: Path | None = None  # or a PEM holding the private key and the certificate
     mailboxes: tuple[str, ...] = ()
     authority: str = "https://login.microsoftonline.com"
@@ -68,8 +69,11 @@ class OutlookSettings(Section):
     def _app(self) -> OutlookSettings:
         if self.mailboxes and not self.configured:
             raise ValueError("mailboxes are listed but outlook.tenant_id and outlook.client_id are not both set")
-        if self.configured and bool(self.client_secret_env) == bool(self.certificate_file):
-            raise ValueError("set exactly one of outlook.client_secret_env and outlook.certificate_file")
+        given = [bool(self.client_secret_env), bool(self.client_secret_file), bool(self.certificate_file)]
+        if self.configured and sum(given) != 1:
+            raise ValueError(
+                "set exactly one of outlook.client_secret_env, outlook.client_secret_file and outlook.certificate_file"
+            )
         return self
 
     @property
@@ -77,7 +81,7 @@ class OutlookSettings(Section):
         return bool(self.tenant_id and self.client_id)
 
     def client_secret(self) -> SecretStr | None:
-        return read_secret(self.client_secret_env, None, "outlook.client_secret")
+        return read_secret(self.client_secret_env, self.client_secret_file, "outlook.client_secret")
 
 
 class IcsFeedSettings(Section):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -51,6 +52,23 @@ class NotifySettings(Section):
     max_attempts: int = Field(8, ge=1)
     # Told (at most once a day per calendar) when a calendar cannot be read: revoked delegation, missing consent.
     admin_email: str | None = None
+    # Which channel carries each kind of message (email unless said otherwise; email is also the fallback).
+    channels: dict[Literal["warning", "nudge", "digest"], Literal["email", "slack"]] = Field(default_factory=dict)
+    # Chat messages due in these hours (the recipient's zone) wait for the morning; "" or "off": none.
+    quiet_hours: str = "20:00-08:00"
+
+    @field_validator("quiet_hours", mode="before")
+    @classmethod
+    def _quiet(cls, value: object) -> object:
+        if value is False or value is None:  # YAML reads a bare `off` as false
+            return ""
+        if not isinstance(value, str):
+            return value  # the type check says what is wrong
+        value = value.strip()
+        if value.lower() in ("", "off", "none"):
+            return ""
+        quiet_hours(value)  # raises with the words below
+        return value
 
     @field_validator("opt_out")
     @classmethod
@@ -61,6 +79,22 @@ class NotifySettings(Section):
     @classmethod
     def _mailbox(cls, value: str | None) -> str | None:
         return email_address(value) if value else None
+
+
+_HOURS = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)\s*-\s*([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def quiet_hours(value: str) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """The quiet hours ("20:00-08:00") as ((20, 0), (8, 0)); "" is none."""
+    if not value:
+        return None
+    match = _HOURS.match(value.strip())
+    if match is None:
+        raise ValueError(f"expected two times such as 20:00-08:00 (got {value!r})")
+    start_h, start_m, end_h, end_m = (int(part) for part in match.groups())
+    if (start_h, start_m) == (end_h, end_m):
+        raise ValueError(f'the quiet hours start and end at the same time (got {value!r}); use "off" for none')
+    return (start_h, start_m), (end_h, end_m)
 
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

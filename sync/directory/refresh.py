@@ -12,7 +12,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from html import escape
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,6 +34,7 @@ from sync.directory.store import (
 )
 from sync.notify.outbox import Message, queue_alert
 from sync.notify.policy import mail_policy
+from sync.notify.render import render_admin_alert
 from sync.store.db import Database, only_one_replica, serialize
 from sync.store.models import CalendarRow, DirectoryPairRow, DirectoryPersonRow
 
@@ -62,13 +62,16 @@ def _alert_admin(session: Session, settings: Settings, error: str, now: datetime
     if not policy.admin:
         return
     key = f"directory:{settings.directory.resolved_source}"
-    text = (
-        f"oneonone could not refresh the directory: {error}\n\nThe last good directory stays in force until this "
-        "is fixed: new pairs are not started, ended pairs and people who left are not noticed. "
-        "You get this at most once a day.\n"
-    )
     subject = f"oneonone cannot read the directory ({settings.directory.resolved_source})"
-    message = Message("admin", policy.admin, [key, now.date().isoformat()], subject, text, f"<p>{escape(text)}</p>")
+    text, html = render_admin_alert(
+        subject,
+        f"oneonone could not refresh the directory: {error}",
+        "The last good directory stays in force until this is fixed: new pairs are not started, ended pairs and "
+        "people who left are not noticed.",
+        "Check the directory source's credentials and that it can be reached.",
+        "while it lasts",
+    )
+    message = Message("admin", policy.admin, [key, now.date().isoformat()], subject, text, html)
     queue_alert(session, key, message, now, policy)
 
 

@@ -22,9 +22,14 @@ class DeliveryError(Exception):
     """The mail server refused or could not be reached; the row is retried later, unless `permanent`
     (an address no server can take): then it fails at once, never waits in the queue forever."""
 
-    def __init__(self, message: str, *, permanent: bool = False, maybe_delivered: bool = False) -> None:
+    def __init__(
+        self, message: str, *, permanent: bool = False, maybe_delivered: bool = False, fallback: str | None = None
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
+        # This channel cannot deliver it (a person Slack does not know, a revoked token, an outage): the
+        # outbox hands the row, once and for good, to the `fallback` channel (email), same Message-ID.
+        self.fallback = fallback
         # The server took the message and hung up before saying so: it may have delivered it. Such a
         # message is tried at most `MAYBE_DELIVERED_TRIES` times in all, each copy with the same
         # Message-ID (so mail clients show one): a lost warning is worse than a duplicate, but not 8.

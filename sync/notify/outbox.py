@@ -6,7 +6,10 @@ Message-ID is derived), so queuing the same message again — a pair re-created 
 nudge whose bookkeeping row is gone, a replica that decided the same thing — finds the row already
 there instead of failing on the unique Message-ID. Delivery happens after, row by row, each through
 its own channel: claim, send, mark sent. The only duplicate possible is a crash between the SMTP server's acceptance and
-our commit; the resend carries the same Message-ID, so it can be recognised.
+our commit; the resend carries the same Message-ID, so it can be recognised (a chat channel looks for it before
+posting again: a claim left by a dead worker counts as an attempt). The kind picks the channel (`notify.channels`,
+via the policy), a chat message queued in the recipient's quiet hours is due at their end, and a channel that
+cannot deliver a row (`DeliveryError.fallback`) hands it to email, once.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class DeliveryStats:
     sent: int = 0
     failed: int = 0
     deferred: int = 0
+    fallbacks: int = 0  # rows a channel could not deliver, handed to email (oneonone_channel_fallbacks_total)
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,8 @@ class Message:
     html: str
     cc: str | None = None
     inline_images: list[dict[str, Any]] | None = None
-    channel: str = "email"  # the `Channel` that delivers it (sync/notify/channel.py)
+    channel: str | None = None  # the `Channel` that delivers it; None: the policy's for the kind (notify.channels)
+    zone: str | None = None  # the recipient's zone, for a chat channel's quiet hours (None: the default zone)
 
 
 def queue_message(session: Session, message: Message, now: datetime, policy: MailPolicy) -> OutboxRow:
@@ -63,6 +68,7 @@ def queue_message(session: Session, message: Message, now: datetime, policy: Mai
     existing = session.scalar(select(OutboxRow).where(OutboxRow.message_id == message_id))
     if existing is not None:
         return existing
+    channel = message.channel or policy.channel_for(message.kind)
     row = OutboxRow(
         kind=message.kind,
         recipient=message.recipient,
@@ -72,11 +78,11 @@ def queue_message(session: Session, message: Message, now: datetime, policy: Mai
         text_body=message.text,
         html_body=message.html,
         inline_images=message.inline_images,
-        channel=message.channel,
+        channel=channel,
         status="observed" if policy.observed(message.kind) else "pending",
         created_at=now,
         attempts=0,
-        next_attempt_at=now,
+        next_attempt_at=policy.not_before(now, message.zone or policy.default_zone, channel),
     )
     session.add(row)
     session.flush()
@@ -119,6 +125,10 @@ def _claim(db: Database, now: datetime, worker: str, channels: list[str]) -> Out
         row = session.scalar(query)
         if row is None:
             return None
+        if row.claimed_until is not None:
+            # A claim never released: the worker died mid-send, perhaps after the channel took the
+            # message. That counts as an attempt, so the channel knows to check before sending again.
+            row.attempts += 1
         row.claimed_by = worker
         row.claimed_until = now + timedelta(seconds=CLAIM_SECONDS)
         session.flush()
@@ -167,6 +177,9 @@ def deliver_pending(
         try:
             channels[row.channel](row)
         except DeliveryError as exc:
+            if exc.fallback is not None and exc.fallback != row.channel:
+                _fall_back(db, row, exc.fallback, str(exc), stats)
+                continue
             tries = (
                 1
                 if exc.permanent
@@ -192,6 +205,25 @@ def deliver_pending(
         stats.sent += 1
         log.info("sent %s to %s (%s)", row.kind, row.recipient, row.message_id)
     return stats
+
+
+def _fall_back(db: Database, row: OutboxRow, channel: str, error: str, stats: DeliveryStats) -> None:
+    """Hand the row to `channel` (email) for good: due at once, same Message-ID, its attempts kept."""
+    with db.session() as session:
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == row.id)
+            .values(channel=channel, last_error=f"{row.channel}: {error}"[:2000], claimed_until=None)
+        )
+    stats.fallbacks += 1
+    log.warning(
+        "%s to %s could not go out on %s (%s): sending it by %s instead",
+        row.kind,
+        row.recipient,
+        row.channel,
+        error,
+        channel,
+    )
 
 
 def _record_failure(

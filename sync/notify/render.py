@@ -190,6 +190,15 @@ def build_email(
     return mail
 
 
+def render_admin_alert(heading: str, what: str, consequence: str, advice: str, per: str) -> tuple[str, str]:
+    """An admin alert's text and HTML, in the one mail design: what happened, what it costs, what to do."""
+    context = {"heading": heading, "what": what, "consequence": consequence, "advice": advice, "per": per}
+    return (
+        MAIL_TEMPLATES.get_template("admin_alert.txt").render(context),
+        MAIL_TEMPLATES.get_template("admin_alert.html").render(context),
+    )
+
+
 def attendance_words(occurrence: Occurrence) -> str:
     """Who joined its call, with names: "held (both joined, 28 min)", "no-show: Raj did not join"; "" unread."""
     if occurrence.attendance is None:

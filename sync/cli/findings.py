@@ -1,0 +1,138 @@
+"""`oneonone findings`: what the rules found, filtered, in words, and `findings explain ID`.
+
+The table is what an admin reads at 80 columns: names rather than addresses, the rule in words, the day
+in the manager's own zone, and what happened to the email (sent, due, digest only, not emailed). The
+same table is the demo's; `--format json` keeps the full record for scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sync.actions.findings import finding_as_dict, finding_rows
+from sync.config import Settings
+from sync.notify.render import TITLES, display_name
+from sync.store.db import Database
+from sync.store.models import CalendarRow, FindingRow
+
+STATUSES = ("open", "resolved", "ended", "all")
+Load = Callable[[argparse.Namespace], Settings]
+
+
+def email_status(row: FindingRow, now: datetime, zone: str) -> str:
+    """What happened to a finding's email, in the words the digest and the demo use."""
+    if row.notified_at is not None:
+        return "sent"
+    if row.digest_only:
+        return "digest only"
+    if row.status != "open":
+        return "—"
+    if row.notify_at is None:
+        return "not emailed"  # history from before oneonone watched, or already covered by another finding
+    if row.notify_at > now:
+        return "due " + row.notify_at.astimezone(ZoneInfo(zone)).strftime("%a %H:%M")
+    return "queued"
+
+
+def calendar_zones(session: Session) -> dict[str, str]:
+    """Each watched calendar's own zone (as its provider reported it)."""
+    return {c: z for c, z in session.execute(select(CalendarRow.calendar, CalendarRow.time_zone)) if z}
+
+
+def findings_table(
+    rows: Sequence[FindingRow], now: datetime, zones: Mapping[str, str], default_zone: str, title: str = "Findings"
+) -> Table:
+    """Fits 80 columns: names, the rule in words, the manager's local day, the email's fate."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left", padding=(0, 1))
+    table.add_column("id", justify="right", no_wrap=True)
+    table.add_column("manager", no_wrap=True)
+    table.add_column("report", no_wrap=True)
+    table.add_column("what")
+    table.add_column("when", no_wrap=True)
+    table.add_column("email", no_wrap=True)
+    for row in rows:
+        zone = zones.get(row.manager, default_zone)
+        when = row.occurrence.astimezone(ZoneInfo(zone)).strftime("%d %b") if row.occurrence else "series"
+        what = TITLES.get(row.rule, row.rule)
+        if row.status != "open":
+            what += f" ({row.status})"
+        table.add_row(
+            str(row.id),
+            display_name(row.manager),
+            display_name(row.report),
+            what,
+            when,
+            email_status(row, now, zone),
+        )
+    return table
+
+
+def _selected(session: Session, args: argparse.Namespace) -> list[FindingRow]:
+    rows = finding_rows(session, status=None if args.status == "all" else args.status)
+    wanted = {
+        "manager": (args.manager or "").lower(),
+        "report": (args.report or "").lower(),
+        "rule": args.rule or "",
+    }
+    return [
+        r
+        for r in rows
+        if (not wanted["manager"] or r.manager == wanted["manager"])
+        and (not wanted["report"] or r.report == wanted["report"])
+        and (not wanted["rule"] or r.rule == wanted["rule"])
+    ]
+
+
+def cmd_findings(args: argparse.Namespace, console: Console, load: Load) -> int:
+    settings = load(args)
+    db = Database(settings.resolved_database_url())
+    db.migrate()
+    with db.session() as session:
+        if args.words:
+            if len(args.words) != 2 or args.words[0] != "explain" or not args.words[1].isdigit():
+                sys.stderr.write("usage: oneonone findings explain ID (the id is the first column of the table)\n")
+                return 2
+            return _explain(session, int(args.words[1]), console)
+        rows = _selected(session, args)
+        if args.format == "json":
+            sys.stdout.write(json.dumps([finding_as_dict(r) for r in rows], indent=2) + "\n")
+            return 0
+        zones = calendar_zones(session)
+        console.print(findings_table(rows, datetime.now(UTC), zones, settings.time_zone))
+        if rows:
+            console.print("Why one was found: oneonone findings explain ID")
+    return 0
+
+
+def _explain(session: Session, finding_id: int, console: Console) -> int:
+    row = session.get(FindingRow, finding_id)
+    if row is None:
+        sys.stderr.write(f"no finding has id {finding_id} (the ids are in the first column of `oneonone findings`)\n")
+        return 1
+    console.print(f"[bold]{TITLES.get(row.rule, row.rule)}[/bold] — {row.manager} / {row.report} ({row.rule})")
+    console.print(row.message, markup=False)
+    console.print(f"Why: {row.explanation}", markup=False)
+    console.print(f"Status: {row.status}; first seen {row.first_seen:%Y-%m-%d %H:%M} UTC", markup=False)
+    return 0
+
+
+def add_findings_command(sub: argparse._SubParsersAction[argparse.ArgumentParser], load: Load) -> None:
+    f = sub.add_parser("findings", help="list what the rules found (filter by person, rule, status)")
+    f.add_argument("--format", choices=("table", "json"), default="table")
+    f.add_argument("--status", choices=STATUSES, default="all")
+    f.add_argument("--manager", help="only this manager's findings (an email address)")
+    f.add_argument("--report", help="only findings about this report (an email address)")
+    f.add_argument("--rule", choices=sorted(TITLES), help="only this rule")
+    f.add_argument("words", nargs="*", metavar="explain ID", help="say why one finding was found")
+    f.set_defaults(func=lambda a, c: cmd_findings(a, c, load))
