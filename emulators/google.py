@@ -25,9 +25,11 @@ from typing import Any
 from emulators.google_api import CalendarApi
 from emulators.google_auth import GoogleSignIn, TokenService
 from emulators.google_directory import PREFIX as DIRECTORY_PREFIX
-from emulators.google_directory import GoogleDirectory
+from emulators.google_directory import GoogleDirectory, user_id_for
 from emulators.google_errors import GoogleApiError, error_reply, not_found
 from emulators.google_listing import Pager
+from emulators.google_meet import PREFIX as MEET_PREFIX
+from emulators.google_meet import GoogleMeet
 from emulators.google_push import Channel, Delivery, PushHub
 from emulators.google_render import render, render_instance
 from emulators.google_state import GoogleState
@@ -65,6 +67,7 @@ class GoogleCalendarEmulator:
         self.state = GoogleState(self.clock)
         self.tokens = TokenService(known_user=self._knows)
         self.directory = GoogleDirectory(self.tokens)  # Admin SDK users.list (emulators/google_directory.py)
+        self.meet = GoogleMeet(self.tokens, user_id_for)  # Meet REST API v2 conference records (google_meet.py)
         self.push = PushHub(self.clock)
         self.state.on_change = self.push.notify
         self.api = CalendarApi(self.state, self.tokens, self.push, Pager())
@@ -78,6 +81,8 @@ class GoogleCalendarEmulator:
             return self.sign_in.handle(request)
         if request.path.startswith(DIRECTORY_PREFIX):
             return self.directory.handle(request)
+        if request.path.startswith(MEET_PREFIX):
+            return self.meet.handle(request)
         return self.api.handle(request)
 
     # -- lifecycle -------------------------------------------------------------------------

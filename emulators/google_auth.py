@@ -74,6 +74,8 @@ class TokenService:
         self._refresh: dict[str, Principal] = {}
         self._revoked: set[str] = set()
         self.sign_in: GoogleSignIn | None = None  # the authorization_code grant, when the emulator has one
+        # The scopes the Admin console's domain-wide delegation grants the service account (None: any asked for).
+        self.delegated_scopes: frozenset[str] | None = None
 
     @property
     def key(self) -> rsa.RSAPrivateKey:
@@ -171,6 +173,13 @@ class TokenService:
             raise OAuthError("invalid_grant", "Token has been expired or revoked.")
         if subject != self.client_email and not self._known_user(subject):
             raise OAuthError("invalid_grant", "Invalid email or User ID")
+        if claims.get("sub") and self.delegated_scopes is not None and not scopes <= self.delegated_scopes:
+            raise OAuthError(
+                "unauthorized_client",
+                "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any "
+                "of the scopes requested.",
+                401,
+            )
         return Principal(subject, scopes)
 
     def _verify(self, assertion: str) -> dict[str, Any]:

@@ -74,6 +74,11 @@ class DirectoryUser:
         return body
 
 
+def user_id_for(address: str) -> str:
+    """The numeric id Google gives a user (stable per address here); Meet names participants by it."""
+    return str(10**20 + int(hashlib.sha256(address.lower().encode()).hexdigest()[:15], 16))
+
+
 class GoogleDirectory:
     """The users of one Workspace account; thread-safe."""
 
@@ -95,7 +100,7 @@ class GoogleDirectory:
         admin: bool = False,
     ) -> str:
         key = address.lower()
-        user_id = str(10**20 + int(hashlib.sha256(key.encode()).hexdigest()[:15], 16))
+        user_id = user_id_for(key)
         with self._lock:
             self.users[key] = DirectoryUser(
                 key, full_name, manager.lower() if manager else None, department, org_unit, admin, user_id=user_id
@@ -139,6 +144,8 @@ class GoogleDirectory:
             principal = self.tokens.authenticate(request.header("authorization"))
             if not principal.scopes & USER_SCOPES:
                 raise GoogleApiError(403, "insufficientPermissions", "Request had insufficient authentication scopes.")
+            if request.path.startswith(PREFIX + "users/") and request.param("viewType") == "domain_public":
+                return self._get_public(request, principal.subject)
             admin = self.users.get(principal.subject)
             if admin is None or not admin.is_admin or admin.deleted or admin.suspended:
                 raise GoogleApiError(403, "forbidden", "Not Authorized to access this resource/api")
@@ -151,6 +158,20 @@ class GoogleDirectory:
                 return Reply.json(200, self._list(request))
         except GoogleApiError as exc:
             return exc.reply()
+
+    def _get_public(self, request: Request, subject: str) -> Reply:
+        """`users.get` with `viewType=domain_public`: any user of the domain may read another's public profile."""
+        if request.method != "GET":
+            raise GoogleApiError(405, "methodNotAllowed")
+        key = request.path[len(PREFIX + "users/") :].strip("/").lower()
+        with self._lock:
+            self.requests += 1
+            user = self.users.get(key) or next((u for u in self.users.values() if u.user_id == key), None)
+            if user is None or user.deleted or user.address.rpartition("@")[2] != subject.rpartition("@")[2]:
+                raise GoogleApiError(404, "notFound", "Resource Not Found: userKey")
+            full = user.render()
+            public = {k: full[k] for k in ("kind", "id", "etag", "primaryEmail", "name", "emails")}
+            return Reply.json(200, public)
 
     def _list(self, request: Request) -> dict[str, Any]:
         unknown = set(request.query) - _KNOWN - _TOLERATED

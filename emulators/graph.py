@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Any
 
 from emulators import graph_http as gh
+from emulators.graph_attendance import Attendance
 from emulators.graph_delta import DeltaEngine, DeltaOptions
 from emulators.graph_directory import Directory
 from emulators.graph_identity import Grant, Identity
@@ -78,6 +79,7 @@ class GraphEmulator:
         self.identity = Identity(tenant_id, self.now)
         self.delta = DeltaEngine(self.store, DeltaOptions(sparse_occurrences, removed_for_cancelled_occurrence))
         self.directory = Directory()
+        self.attendance = Attendance(self._person, self._online_meetings)  # Teams attendance (graph_attendance.py)
         self.identity.sign_in = EntraSignIn(
             lambda: f"{self.base_url}/{self.identity.tenant_guid}/v2.0",
             self.identity.tenant_guid,
@@ -338,6 +340,8 @@ class GraphEmulator:
             require(grant, "User.Read.All", "User.ReadWrite.All", "Directory.Read.All")
             self._injected(None)
             return directory_route(self, request, rest[1:])
+        if len(rest) >= 3 and rest[2].casefold() == "onlinemeetings":
+            return self.attendance.route(self.base_url, grant, request, rest[1], rest[3:])
         box = self.store.find_mailbox(rest[1])
         if box is None:
             if rest[1].casefold() in self.directory.users:
@@ -353,6 +357,20 @@ class GraphEmulator:
             if self.request_delay:
                 time.sleep(self.request_delay)
             return user_route(self, request, box, rest[1], rest[2:])
+
+    def _person(self, ident: str) -> tuple[str, str] | None:
+        user = next((u for u in self.directory.users.values() if ident.casefold() in (u.mail.casefold(), u.id)), None)
+        return (user.mail, user.id) if user is not None else None
+
+    def _online_meetings(self, organizer: str) -> list[tuple[str, str]]:
+        """(join URL, subject) of the Teams meetings this person organized through their calendar."""
+        box = self.store.find_mailbox(organizer)
+        with self.store.lock:
+            copies = self.store.copies(box) if box is not None else []
+            online = [
+                (c.meeting.fields.get("onlineMeeting"), c.meeting.fields["subject"]) for c in copies if c.is_organizer
+            ]
+        return [(str(o["joinUrl"]), subject) for o, subject in online if isinstance(o, dict) and o.get("joinUrl")]
 
     def _authorize(self, grant: Grant, request: Request, head: str) -> None:
         if head == "sendmail":

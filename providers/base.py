@@ -200,3 +200,30 @@ class Provider(Protocol):
         this run and asks again with `cursor=None`.
         """
         ...
+
+
+class AttendanceDenied(ProviderError):
+    """The call's attendance may not be read (HTTP 403, a scope or access policy missing): the calendar decides."""
+
+    kind = "attendance_denied"
+
+
+Joined = dict[str, list[tuple[datetime, datetime]]]  # address -> join intervals (UTC), only the people asked about
+
+
+class AttendanceReader(Protocol):
+    """Optional: who joined a past meeting's video call (Google Meet conference records, Teams attendance reports).
+
+    `read` returns the join intervals of `people` only (a person absent never joined) and nothing
+    else of the meeting, or None when the meeting itself is not visible (the calendar then decides);
+    it raises `AttendanceDenied` when the vendor refuses (403), another `ProviderError` when it
+    fails (tried again next cycle).
+    """
+
+    source: str  # "google-meet" | "teams"
+
+    def handles(self, conference: str) -> bool: ...
+
+    def read(self, conference: str, people: tuple[str, str], start: datetime, end: datetime) -> Joined | None:
+        """The intervals (`{}`: nobody joined), or None when the call cannot be found (then nothing is stored)."""
+        ...

@@ -8,6 +8,7 @@ events use `date` with an exclusive end and are never converted through UTC midn
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -148,7 +149,37 @@ _READ = (
     "etag",
     "iCalUID",
     "extendedProperties",
+    "conferenceData",
+    "hangoutLink",
 )
+
+_MEET_CODE = re.compile(r"^[a-z]{3}-[a-z]{4}-[a-z]{3}$")
+_MEET_LINK = re.compile(r"^https://meet\.google\.com/([a-z]{3}-[a-z]{4}-[a-z]{3})(?:[/?#]|$)")
+
+
+def meet_code(item: dict[str, Any]) -> str | None:
+    """The Google Meet meeting code of an event's conference, if it has one.
+
+    For a Meet conference (`conferenceSolution.key.type` "hangoutsMeet") the `conferenceId` is the
+    meeting code; older events carry only `hangoutLink` or a video entry point, whose path is the code.
+    A third-party conference (Zoom add-on) has no code here: its attendance cannot be read.
+    """
+    data = item.get("conferenceData")
+    links: list[Any] = [item.get("hangoutLink")]
+    if isinstance(data, dict):
+        solution = _member(data, "conferenceSolution", "key")
+        kind = solution.get("type") if isinstance(solution, dict) else None
+        code = data.get("conferenceId")
+        if kind == "hangoutsMeet" and isinstance(code, str) and _MEET_CODE.match(code):
+            return code
+        points = data.get("entryPoints")
+        if isinstance(points, list):
+            links += [p.get("uri") for p in points if isinstance(p, dict) and p.get("entryPointType") == "video"]
+    for link in links:
+        found = _MEET_LINK.match(link) if isinstance(link, str) else None
+        if found:
+            return found.group(1)
+    return None
 
 
 def map_event(item: Any, calendar: str, calendar_zone: str | None) -> Mapped:
@@ -224,5 +255,6 @@ def map_event(item: Any, calendar: str, calendar_zone: str | None) -> Mapped:
             etag=_text(item.get("etag")),
             ical_uid=_text(item.get("iCalUID")),
             agenda_marker=_text(marker),
+            conference=f"meet:{code}" if (code := meet_code(item)) else None,
         )
     )

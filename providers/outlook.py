@@ -46,7 +46,7 @@ CURSOR_VERSION = 1
 MASTER_SELECT = (
     "subject,start,end,recurrence,type,isCancelled,isAllDay,showAs,organizer,attendees,responseStatus,"
     "originalStartTimeZone,originalEndTimeZone,cancelledOccurrences,exceptionOccurrences,"
-    "lastModifiedDateTime,iCalUId"
+    "lastModifiedDateTime,iCalUId,isOnlineMeeting,onlineMeeting,onlineMeetingProvider"
 )
 MASTER_EXPAND = f"exceptionOccurrences,singleValueExtendedProperties($filter=id eq '{AGENDA_PROPERTY_ID}')"
 _GONE = frozenset({404, 410})

@@ -178,7 +178,22 @@ def _common(item: Mapping[str, Any], calendar: str, event_id: str) -> dict[str, 
         "etag": _etag(item),
         "ical_uid": _text(item.get("iCalUId")),
         "agenda_marker": agenda_marker(item),
+        "conference": teams_conference(item),
     }
+
+
+def teams_conference(item: Mapping[str, Any]) -> str | None:
+    """`teams:<join URL>` for a Teams online meeting, whose attendance Graph can report; else None.
+
+    Only Teams meetings have attendance reports (Skype or a third-party provider's link do not).
+    """
+    if item.get("isOnlineMeeting") is not True:
+        return None
+    online = item.get("onlineMeeting")
+    url = online.get("joinUrl") if isinstance(online, dict) else None
+    if not isinstance(url, str) or not url.startswith("https://teams.microsoft.com/"):
+        return None
+    return f"teams:{url}"
 
 
 def _text(value: Any) -> str | None:

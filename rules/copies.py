@@ -40,6 +40,7 @@ class Slot:
     late: bool = False
     titled: bool = True  # one-offs: untitled ones only count near a cancellation
     moved_to: datetime | None = None  # a move too far: where the meeting went
+    conference: str | None = None  # live slots: the video call it happens in, if any
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,7 @@ def decide(
             seen_at=sighting.changed_at if sighting is not None else None,
             by_full_listing=sighting.by_full_listing if sighting is not None else False,
             titled=titled,
+            conference=occurrence.conference or decisive.event.conference,
         )
     person, entry, source = decliners[0]
     when, known = _decline_time(entry, source)

@@ -20,6 +20,7 @@ from rules.digest import churn_findings, short_findings
 from rules.gather import gather
 from rules.history import PairEvents, PairHistory, build_history
 from rules.model import CalendarEvent, EvaluationContext, Finding
+from rules.no_show import no_show_findings
 from rules.screen import BadData, pair_failure, screen
 
 
@@ -75,6 +76,7 @@ def judge(history: PairHistory, context: EvaluationContext) -> list[Finding]:
         *gap_findings(history, settings, keys),
         *short_findings(history, settings),
         *churn_findings(history, settings),
+        *no_show_findings(history, settings),
     ]
 
 

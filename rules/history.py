@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 
+from rules.attendance import PREFER, Presence
+from rules.attendance import judge as judge_attendance
 from rules.away import Away, build_away
 from rules.copies import Canonical, Copy, Judge, Slot
 from rules.days import days_apart, local_date, midnight, zone_name
@@ -179,6 +181,7 @@ def build_history(events: PairEvents, context: EvaluationContext, tz: tzinfo, ca
         for s in slots
         if s.live and s.original_start in matching.covered
     ]
+    occurrences = _with_attendance(occurrences, context, pair)
     occurrences.sort(key=lambda o: (o.original_start, o.is_one_off, o.series_key or ""))
     held = [o for o in occurrences if is_held(o, now)]
     upcoming = [o for o in occurrences if is_upcoming(o, now)]
@@ -201,6 +204,26 @@ def build_history(events: PairEvents, context: EvaluationContext, tz: tzinfo, ca
         history_end=high,
         last_change=events.last_change,
     )
+
+
+def _with_attendance(occurrences: list[Occurrence], context: EvaluationContext, pair: Pair) -> list[Occurrence]:
+    """With `attendance: prefer`, a past 1:1 whose call was read is held only if both were in it.
+
+    Occurrences without evidence (in person, not read yet, not permitted) keep the calendar's word.
+    """
+    settings = context.settings
+    if settings.attendance != PREFER or not context.attendance:
+        return occurrences
+    out = []
+    for occurrence in occurrences:
+        evidence = context.attendance.get((pair.manager, pair.report, occurrence.start))
+        if evidence is None or not is_held(occurrence, context.now):
+            out.append(occurrence)
+            continue
+        verdict = judge_attendance(evidence, pair.manager, pair.report, settings.min_attended_minutes)
+        outcome = Outcome.NO_SHOW if verdict.presence is Presence.NO_SHOW else occurrence.outcome
+        out.append(replace(occurrence, outcome=outcome, attendance=verdict))
+    return out
 
 
 def _away(slot: Slot, away: Away) -> bool:
@@ -297,6 +320,7 @@ def _slot_occurrence(
         outcome=outcome,
         away=is_away,
         replaced_by=replaced_by,
+        conference=slot.conference,
     )
 
 
@@ -318,4 +342,5 @@ def _one_off_occurrence(slot: Slot, pair: Pair, now: datetime, away: Away) -> Oc
         cancellation=slot.how,
         cancellation_seen_at=slot.seen_at,
         cancellation_by_full_listing=slot.by_full_listing,
+        conference=slot.conference if slot.live else None,
     )

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
+from rules.attendance import Attendance, Verdict
+
 
 def normalize_email(address: str) -> str:
     """People are compared by address, case-insensitively."""
@@ -123,6 +125,9 @@ class CalendarEvent:
     # Whether our agenda marker is on this copy (the provider's tag, not the description text).
     agenda_marker: str | None = None
     sighting: Sighting | None = None
+    # The video call the event carries, where attendance can be read: "meet:<meeting code>" (Google
+    # conferenceData with a Meet entry point) or "teams:<join URL>" (Graph onlineMeeting.joinUrl).
+    conference: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -195,6 +200,7 @@ class OccurrenceOutcome(StrEnum):
     MOVED = "moved"
     CANCELLED = "cancelled"
     REPLACED = "replaced"
+    NO_SHOW = "no-show"  # the slot stayed on the calendar, but the call shows one or both never joined
 
 
 @dataclass(frozen=True)
@@ -220,6 +226,10 @@ class Occurrence:
     cancellation_by_full_listing: bool = False
     # A move too far: where the slot's meeting went (it is then a one-off of its own).
     moved_to: datetime | None = None
+    # What the call's attendance says, when it was read (HELD or NO_SHOW); None: the calendar decided.
+    attendance: Verdict | None = None
+    # The video call of a live slot ("meet:…" / "teams:…"), so the sync knows whose attendance to read.
+    conference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -246,6 +256,9 @@ class RuleSettings:
     horizon_days: int = 35
     # (manager, report, regex): a title matching it is a 1:1 of that pair even without attendee lines.
     pair_title_patterns: tuple[tuple[str, str, str], ...] = ()
+    # "off": the calendar alone decides whether a 1:1 was held; "prefer": the call's attendance does, where read.
+    attendance: str = "off"
+    min_attended_minutes: int = 10
 
 
 @dataclass(frozen=True)
@@ -266,6 +279,8 @@ class EvaluationContext:
     default_time_zone: str = "UTC"
     # Pair first seen (no directory): pair key -> date.
     pair_first_seen: Mapping[tuple[str, str], date] = field(default_factory=dict)
+    # (manager, report, occurrence start UTC) -> the two people's join intervals, where read.
+    attendance: Mapping[tuple[str, str, datetime], Attendance] = field(default_factory=dict)
 
 
 class FindingStatus(StrEnum):

@@ -118,6 +118,7 @@ def series_slots(series: Series, judge: Judge, canonical: Canonical, keep: Calla
                     seen_at=plain.seen_at,
                     by_full_listing=plain.by_full_listing,
                     titled=plain.titled,
+                    conference=series.decisive.master.conference,
                 )
             )
             continue

@@ -40,7 +40,8 @@ def classify(occurrence: Occurrence, replacements: frozenset[datetime]) -> str |
     """The occurrence's kind; None for a replacement meeting (its slot already counts it)."""
     if occurrence.is_one_off and occurrence.start in replacements and occurrence.outcome is not Outcome.CANCELLED:
         return None
-    if occurrence.outcome is Outcome.CANCELLED:
+    # A no-show (the slot stayed, the call shows one never joined) is counted as the cancellation it was.
+    if occurrence.outcome in (Outcome.CANCELLED, Outcome.NO_SHOW):
         return AWAY if occurrence.away else CANCELLED
     return {
         Outcome.HELD: HELD,

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from providers.base import Provider
 from rules.engine import build_histories, judge_histories
 from rules.screen import BadData
-from sync.actions.alerts import enqueue_admin_alerts, enqueue_bad_data_alerts
+from sync.actions.alerts import enqueue_admin_alerts, enqueue_attendance_alerts, enqueue_bad_data_alerts
 from sync.actions.escalation import enqueue_escalations
 from sync.actions.findings import FindingStats, record_findings
 from sync.actions.warnings import enqueue_warnings
@@ -29,6 +29,7 @@ from sync.agenda.step import write_links, write_markdown
 from sync.agenda.writeback import WritebackReport
 from sync.evaluation import evaluation_context, remember_pairs
 from sync.heap import collector_paused
+from sync.ingest.attendance import AttendanceStats, read_attendance
 from sync.ingest.calendars import CalendarResult, commit_quiet, resting_calendars, sync_calendar
 from sync.ingest.leases import Claim, acquire_many, release
 from sync.notify.outbox import DeliveryStats, deliver_pending
@@ -37,6 +38,7 @@ from sync.store.db import pid_alive, release_dead_local_workers, serialize
 from sync.store.events import load_events
 from sync.store.models import (
     AgendaWriteRow,
+    AttendanceRow,
     DirectoryStateRow,
     EventRow,
     FindingRow,
@@ -59,6 +61,7 @@ class CycleReport:
     evaluated: str = "all"  # which pairs the rules judged: "all", or "<n> people" whose calendars changed
     escalations: int = 0  # skip-level copies queued (escalation.enabled)
     bad_data: tuple[BadData, ...] = ()  # events the rules refused, pairs left unjudged by them (named to admins)
+    attendance: AttendanceStats = field(default_factory=AttendanceStats)  # calls read (judged next cycle)
 
     @property
     def failed_calendars(self) -> list[CalendarResult]:
@@ -89,12 +92,15 @@ def evaluation_scope(session: Session, runtime: Runtime, report: CycleReport, no
     pending = session.scalar(select(AgendaWriteRow.id).where(AgendaWriteRow.state == "intended").limit(1))
     # A directory refresh since the last full evaluation may have started or ended pairs anywhere.
     refreshed = session.scalar(select(func.max(DirectoryStateRow.last_success_at)))
+    # A call's attendance read since: the pair's 1:1 may have become a no-show (or been held after all).
+    evidence = session.scalar(select(func.max(AttendanceRow.read_at)))
     if (
         last is None
         or now - last >= every
         or now < last
         or pending is not None  # a write left half done
         or (refreshed is not None and refreshed > last)
+        or (evidence is not None and evidence >= last)
     ):
         runtime.last_full_evaluation = now
         return None
@@ -265,6 +271,13 @@ def run_cycle(
         report.queued = enqueue_warnings(session, now, runtime.policy, context.time_zones)
         report.escalations = enqueue_escalations(session, settings.escalation, runtime.policy, context, now)
     runtime.crash.hit("after_findings")
+    # Who joined the settled past 1:1 calls: HTTP outside the transaction above, on the cycles that judged
+    # every pair (a call settles for half an hour anyway); what it stores makes the next cycle judge every pair.
+    if scope is None:
+        report.attendance = read_attendance(runtime.db, runtime.attendance, histories, settings, now)
+    if report.attendance.denied:
+        with runtime.db.session() as session:
+            report.alerts += enqueue_attendance_alerts(session, report.attendance.denied, runtime.policy, now)
     write_markdown(agenda)
     report.agenda = write_links(runtime.db, settings, runtime.writers, agenda.targets, now, crash=runtime.crash.hit)
     if runtime.delivery():

@@ -11,10 +11,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from rules.attendance import PREFER
 from rules.engine import Evaluation, evaluate
 from rules.model import EvaluationContext, Pause
 from sync.config import Settings
 from sync.directory.store import directory_in_force
+from sync.ingest.attendance import stored_attendance
 from sync.ingest.calendars import stale_calendars
 from sync.store.events import load_events
 from sync.store.models import CalendarRow, PairSeenRow, PauseRow
@@ -28,6 +30,11 @@ def evaluation_context(session: Session, settings: Settings, now: datetime) -> E
         for p in session.scalars(select(PauseRow))
     )
     first_seen = {(p.manager, p.report): p.first_seen for p in session.scalars(select(PairSeenRow))}
+    attendance = (
+        stored_attendance(session, now - timedelta(days=settings.rules.history_days + 1))
+        if settings.rules.attendance == PREFER
+        else {}
+    )
     return EvaluationContext(
         now=now,
         default_time_zone=settings.time_zone,
@@ -38,6 +45,7 @@ def evaluation_context(session: Session, settings: Settings, now: datetime) -> E
         stale_calendars=stale_calendars(session, now, timedelta(seconds=settings.poll_interval_seconds)),
         watched_calendars=frozenset(row.calendar for row in rows),
         time_zones=zones,
+        attendance=attendance,
     )
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 
-from providers.base import AgendaWriter, Provider
+from providers.base import AgendaWriter, AttendanceReader, Provider
 from providers.caldav import CalDavProvider
 from providers.caldav_writeback import CalDavAgendaWriter
 from providers.google import (
@@ -58,6 +58,8 @@ class Runtime:
     last_full_evaluation: datetime | None = None
     # Channels besides email, by name (sync/notify/channel.py); each delivers the rows queued for it.
     channels: dict[str, Send] = field(default_factory=dict)
+    # Who joined the 1:1 calls (Google Meet, Teams), with `rules.attendance: prefer` (sync/ingest/attendance.py).
+    attendance: Sequence[AttendanceReader] = ()
 
     @cached_property
     def policy(self) -> MailPolicy:
@@ -209,6 +211,32 @@ def build_channels(settings: Settings) -> dict[str, Send]:
     return channels
 
 
+def attendance_readers(settings: Settings) -> list[AttendanceReader]:
+    """Who-joined readers for the configured vendors, with `rules.attendance: prefer` (none otherwise)."""
+    if settings.rules.attendance != "prefer":
+        return []
+    from providers.google_meet import SCOPES, MeetAttendanceReader
+
+    readers: list[AttendanceReader] = []
+    google = settings.google
+    if google.service_account_file is not None or google.oauth_user_file is not None:
+        factory = (
+            service_account_credentials(google.service_account_file, SCOPES)
+            if google.service_account_file is not None
+            else oauth_user_credentials(google.oauth_user_file, SCOPES)  # type: ignore[arg-type]
+        )
+        readers.append(
+            MeetAttendanceReader(
+                credentials_for=factory, api_endpoint=google.meet_endpoint, timeout=google.timeout_seconds
+            )
+        )
+    if settings.outlook.configured:
+        from providers.teams_attendance import TeamsAttendanceReader
+
+        readers.append(TeamsAttendanceReader(build_graph_client(settings)))
+    return readers
+
+
 def build_runtime(
     settings: Settings,
     *,
@@ -234,5 +262,6 @@ def build_runtime(
         lease=timedelta(seconds=settings.lease_seconds),
         crash=crash or CrashPlan(),
         metrics=Metrics(db, clock, per_calendar=settings.web.metrics_per_calendar),
+        attendance=attendance_readers(settings),
         channels=channels if channels is not None else build_channels(settings),
     )

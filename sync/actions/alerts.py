@@ -76,3 +76,40 @@ def enqueue_bad_data_alerts(session: Session, bad_data: Sequence[BadData], polic
         message = Message("admin", policy.admin, [key, now.date().isoformat()], subject, text, html)
         queued += queue_alert(session, key, message, now, policy)
     return queued
+
+
+ATTENDANCE_ADVICE = {
+    "google-meet": "Grant the service account the scopes meetings.space.readonly and admin.directory.user.readonly "
+    "in the domain-wide delegation settings of the Google Admin console.",
+    "teams": "Grant the app OnlineMeetings.Read.All, OnlineMeetingArtifact.Read.All and User.Read.All (application) "
+    "with admin consent, and an application access policy for online meetings that covers the organizers "
+    "(Grant-CsApplicationAccessPolicy).",
+}
+_VENDOR = {"google-meet": "Google Meet", "teams": "Microsoft Teams"}
+
+
+def enqueue_attendance_alerts(session: Session, denied: dict[str, str], policy: MailPolicy, now: datetime) -> int:
+    """A vendor refused to show who joined the 1:1 calls (source -> its refusal): the calendar decides meanwhile."""
+    return sum(_attendance_alert(session, source, error, policy, now) for source, error in sorted(denied.items()))
+
+
+def _attendance_alert(session: Session, source: str, error: str, policy: MailPolicy, now: datetime) -> int:
+    if not policy.admin:
+        return 0
+    vendor = _VENDOR.get(source, source)
+    advice = ATTENDANCE_ADVICE.get(source, "Check the permissions of the credentials configured for this provider.")
+    consequence = (
+        f"Until then, whether a 1:1 in {vendor} was held is decided by the calendar alone, as before: "
+        "a 1:1 that one of the two never joined is not noticed."
+    )
+    text, html = render_admin_alert(
+        f"oneonone cannot see who joined the {vendor} calls",
+        f"oneonone may not read who joined the {vendor} calls: {error}",
+        consequence,
+        advice,
+        f"for {vendor}",
+    )
+    key = f"attendance-denied:{source}"
+    subject = f"oneonone cannot see who joined the {vendor} calls"
+    message = Message("admin", policy.admin, [key, now.date().isoformat()], subject, text, html)
+    return int(queue_alert(session, key, message, now, policy))

@@ -33,7 +33,7 @@ from sync.config import WEEKDAYS, Settings
 from sync.notify.inline import InlineImage, images_to_json
 from sync.notify.outbox import Message, deliver_pending, queue_message
 from sync.notify.policy import MailPolicy
-from sync.notify.render import MAIL_TEMPLATES, TITLES, display_name, first_name, one_line
+from sync.notify.render import MAIL_TEMPLATES, TITLES, attendance_words, display_name, first_name, one_line
 from sync.runtime import Runtime
 from sync.store.db import Database, only_one_replica, serialize
 from sync.store.models import DigestRow, FindingRow
@@ -104,6 +104,15 @@ def _digest_items(rows: Sequence[FindingRow], now: datetime) -> list[dict[str, A
     return items
 
 
+def _last_call(history: PairHistory, now: datetime, time_zone: str) -> str:
+    """The latest 1:1 whose call was read: "Mon 30 Nov: no-show: Raj did not join" ("" when none was)."""
+    read = [o for o in history.occurrences if o.attendance is not None and o.start <= now]
+    if not read:
+        return ""
+    last = max(read, key=lambda o: o.start)
+    return f"{local_day(last.start, time_zone)}: {attendance_words(last)}"
+
+
 def compose(
     manager: str,
     rows: Sequence[ReportRow],
@@ -142,6 +151,7 @@ def compose(
                 "cid": cid,
                 "timeline": timeline_text(cells),
                 "findings": _digest_items(findings.get(s.report, []), now),
+                "last_call": _last_call(by_pair[(s.manager, s.report)], now, time_zone),
             }
         )
     attention = sum(1 for p in pairs if p["gap_late"] or p["open"])

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from rules.history import PairHistory, is_held
-from rules.model import Occurrence
+from rules.model import Occurrence, OccurrenceOutcome
 from sync.agenda.store import Item
+from sync.notify.render import attendance_words
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class MeetingView:
     topics: tuple[Item, ...] = ()  # the report's first, then the manager's
     notes: tuple[Item, ...] = ()
     actions: tuple[Item, ...] = ()
+    # Who joined its call, where read: "held (both joined, 28 min)", "no-show: Raj did not join".
+    attendance: str = ""
 
     @property
     def empty(self) -> bool:
@@ -47,7 +50,9 @@ class PageView:
 def _meetings(history: PairHistory | None, now: datetime) -> tuple[list[Occurrence], Occurrence | None]:
     if history is None:
         return [], None
-    held = sorted((o for o in history.occurrences if is_held(o, now)), key=lambda o: (o.start, o.original_start))
+    # A no-show stood on the calendar: its page keeps what was written for it, and says who did not join.
+    took_place = (o for o in history.occurrences if is_held(o, now) or o.outcome is OccurrenceOutcome.NO_SHOW)
+    held = sorted(took_place, key=lambda o: (o.start, o.original_start))
     upcoming = history.next_scheduled
     current = next((o for o in reversed(held) if o.start <= now < o.end), None)
     return held, current or upcoming
@@ -96,6 +101,7 @@ def _view(occurrence: Occurrence | None, items: Sequence[Item], report: str, now
         topics=tuple(topics),
         notes=tuple(i for i in items if i.kind == "note"),
         actions=tuple(i for i in items if i.kind == "action"),
+        attendance=attendance_words(occurrence),
     )
 
 

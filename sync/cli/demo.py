@@ -24,19 +24,24 @@ from rich.console import Console
 
 from emulators.google import GoogleCalendarEmulator
 from emulators.graph import GraphEmulator
+from emulators.graph_identity import DEFAULT_ROLES
 from emulators.ics_feed import IcsFeedServer
-from emulators.org import OrgPlan, google_instance_id, plan_org, plan_to_ics, seed_google
+from emulators.org import STORIES, OrgPlan, google_instance_id, plan_org, plan_to_ics, seed_google
+from emulators.org_calls import NO_SHOW, CallPlan, plan_calls, seed_meet, seed_teams
 from emulators.org_graph import seed_graph
 from emulators.slack import SlackEmulator
 from emulators.smtp import MailSink
 from sync.actions.digest import digest_job
+from sync.actions.findings import finding_rows
 from sync.agenda.admin import status
 from sync.cli.demo_output import Shown, log_to_file, print_findings
 from sync.config import WEEKDAYS, load_settings
 from sync.cycle import run_cycle
 from sync.cycle_summary import print_cycle
+from sync.notify.render import display_name
 from sync.notify.slack_requests import configured_blueprint as slack_blueprint
 from sync.runtime import Runtime, build_runtime
+from sync.store.models import OutboxRow
 from sync.views.orgpage import org_blueprint, org_deps
 from sync.web import WebServer, agenda_deps, create_app
 
@@ -79,8 +84,9 @@ def _outlook_config(graph: GraphEmulator, mailboxes: list[str]) -> dict[str, Any
     }
 
 
-def _start_graph(folder: Path, plan: OrgPlan) -> GraphEmulator:
-    """The Graph emulator with its own test CA, the demo app, and the Outlook managers' part of the org.
+def _start_graph(folder: Path, plan: OrgPlan, calls: list[CallPlan]) -> GraphEmulator:
+    """The Graph emulator with its own test CA, the demo app, and the Outlook managers' part of the org
+    (with the Teams attendance of their `no-show` calls: the app may read it).
 
     Graph stamps answers with their time, so the plan is replayed on a clock from before its changes.
     """
@@ -91,8 +97,9 @@ def _start_graph(folder: Path, plan: OrgPlan) -> GraphEmulator:
     secret_file = folder / GRAPH_SECRET_FILE
     secret_file.write_text(secret, encoding="utf-8")
     secret_file.chmod(0o600)
-    graph.add_app(DEMO_APP, secret)
+    graph.add_app(DEMO_APP, secret, roles=(*DEFAULT_ROLES, "OnlineMeetings.Read.All", "OnlineMeetingArtifact.Read.All"))
     seed_graph(graph, plan, managers=outlook_managers(plan))
+    seed_teams(graph, [c for c in calls if c.series.organizer in outlook_managers(plan)])
     clock[0] = None
     return graph
 
@@ -137,6 +144,7 @@ def demo_config(
         "google": {
             "api_endpoint": emulator.api_endpoint,
             "service_account_file": str(key_file.resolve()),
+            "meet_endpoint": emulator.base_url + "/",  # who joined the Meet calls (rules.attendance: prefer)
             "calendars": [
                 m
                 for m in plan.managers
@@ -147,6 +155,7 @@ def demo_config(
         **({"outlook": _outlook_config(graph, outlook_managers(plan))} if graph is not None else {}),
         "smtp": {"host": "127.0.0.1", "port": smtp_port, "security": "none", "from": "oneonone@example.com"},
         "notify": {"mode": "send"},
+        "rules": {"attendance": "prefer"},  # held from evidence: the `no-show` story's call is read
         "directory": {
             "domains": [plan.domain],
             "pairs": [{"manager": m, "report": r, "start": first_start.get((m, r))} for m, r in plan.pairs()],
@@ -179,6 +188,33 @@ def _print_links(runtime: Runtime, console: Console, folder: Path, org_url: str)
     console.print(f"The org page: {org_url}", soft_wrap=True)
 
 
+def _no_show_note(runtime: Runtime, console: Console, folder: Path) -> None:
+    """The closing note: the 1:1s that stayed on the calendar but one of the two never joined, and their warning
+    (an email in `mail/`, or a Slack DM in `slack/` for the managers on Slack)."""
+    with runtime.db.session() as session:
+        rows = [r for r in finding_rows(session, status="open") if r.rule == "held-without-both"]
+        sent = {r.id: session.get(OutboxRow, r.outbox_id) if r.outbox_id else None for r in rows}
+        how = {key: (row.channel, row.subject) if row is not None else None for key, row in sent.items()}
+    for finding in rows:
+        name = display_name(finding.report)
+        if how[finding.id] is None:
+            where = "not sent yet (its grace has not passed)"
+        elif how[finding.id][0] == "slack":  # type: ignore[index]
+            dms = [p for p in sorted((folder / "slack").glob(f"*-{finding.manager}.json")) if name in _text(p)]
+            where = f"sent to {finding.manager} in Slack ({', '.join(str(p) for p in dms) or 'queued'})"
+        else:
+            subject = how[finding.id][1]  # type: ignore[index]
+            mails = [p for p in sorted((folder / "mail").glob("*.eml")) if subject in _text(p)]
+            where = f"emailed to {finding.manager} ({', '.join(str(p) for p in mails) or 'queued'})"
+        console.print(
+            f"[bold]No-show:[/bold] {finding.message.replace(finding.report, name)} — {where}", soft_wrap=True
+        )
+
+
+def _text(path: Path) -> str:
+    return path.read_bytes().decode("utf-8", "replace")
+
+
 def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) -> int:
     for stale in ("oneonone.db", "oneonone.db-wal", "oneonone.db-shm", "mail", "slack"):
         target = folder / stale
@@ -190,7 +226,8 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
     log_file = log_to_file(folder)
     os.environ.pop("REQUESTS_CA_BUNDLE", None)
     now = datetime.now(UTC)
-    plan = plan_org(now)
+    plan = plan_org(now, stories=(*STORIES, NO_SHOW))
+    calls = plan_calls(plan)  # the no-show story: who joined its calls (moves its last slot into the plan)
     emulator = GoogleCalendarEmulator()
     sink = MailSink(folder / "mail")
     stop = threading.Event()
@@ -201,8 +238,10 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
     web = WebServer("127.0.0.1:0")  # the agenda pages; bound first so the links carry its URL
     try:
         seed_google(emulator, plan.only(m for m in plan.managers if m not in outlook_managers(plan)))
+        on_google = [m for m in plan.managers if m not in outlook_managers(plan) and m not in ics_managers(plan)]
+        seed_meet(emulator, plan, [c for c in calls if c.series.organizer in on_google])
         feeds, ics_feeds = _start_feeds(plan)
-        graph = _start_graph(folder, plan)
+        graph = _start_graph(folder, plan, calls)
         _, smtp_port = sink.start()
         config = demo_config(folder, emulator, smtp_port, plan, graph, ics_feeds)
         config["web"] = {"bind": f"127.0.0.1:{web.port}", "base_url": web.url}
@@ -268,6 +307,7 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
                     console.print(f"[yellow]Meanwhile:[/yellow] {change}")
             console.print(f"Next cycle in {interval:.0f}s (Ctrl-C to stop)")
             stop.wait(interval)
+        _no_show_note(runtime, console, folder)
     except KeyboardInterrupt:
         console.print("\nStopping.")
     finally:

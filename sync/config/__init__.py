@@ -40,13 +40,14 @@ from sync.config.directory import (
     PairEntry,
 )
 from sync.config.mail import WEEKDAYS, DigestSettings, EscalationSettings, NotifySettings, SmtpSettings
-from sync.config.rules import RulesSettings
+from sync.config.rules import AttendanceSettings, RulesSettings
 from sync.config.slack import SlackSettings
 from sync.config.web import AgendaSettings, OidcSettings, OrgPageSettings, WebSettings
 
 __all__ = [
     "WEEKDAYS",
     "AgendaSettings",
+    "AttendanceSettings",
     "CalDavCalendarSettings",
     "CalDavSettings",
     "ConfigError",
@@ -89,6 +90,7 @@ class Settings(Section):
     notify: NotifySettings = Field(default_factory=lambda: NotifySettings())
     directory: DirectorySettings = Field(default_factory=DirectorySettings)
     rules: RulesSettings = Field(default_factory=lambda: RulesSettings())
+    attendance: AttendanceSettings = Field(default_factory=lambda: AttendanceSettings())
     web: WebSettings = Field(default_factory=lambda: WebSettings())
     agenda: AgendaSettings = Field(default_factory=lambda: AgendaSettings())
     digest: DigestSettings = Field(default_factory=lambda: DigestSettings())
@@ -158,6 +160,8 @@ class Settings(Section):
             history_days=r.history_days,
             horizon_days=r.horizon_days,
             pair_title_patterns=tuple(_pair_pattern(key, pattern) for key, pattern in r.pair_title_patterns.items()),
+            attendance=r.attendance,
+            min_attended_minutes=r.min_attended_minutes,
             **extra,
         )
 

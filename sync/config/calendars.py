@@ -22,6 +22,8 @@ class GoogleSettings(Section):
     scopes: tuple[str, ...] = ("https://www.googleapis.com/auth/calendar.events",)
     page_size: int = Field(2500, ge=1, le=2500)
     timeout_seconds: float = Field(30, gt=0)
+    # Meet REST API and Admin SDK (who joined a 1:1's call); None = Google's own endpoints.
+    meet_endpoint: str | None = None
 
     @field_validator("calendars")
     @classmethod

@@ -32,6 +32,16 @@ class RulesSettings(Section):
     full_evaluation_minutes: int = Field(30, ge=1)
     # "manager,report": regex. A title matching it is a 1:1 of that pair even without attendee lines (ICS feeds).
     pair_title_patterns: dict[str, str] = Field(default_factory=dict)
+    # Held from evidence: "prefer" judges a past 1:1 with a video call by who joined it (Google Meet, Teams);
+    # "off" (until the scopes are granted, see the README) leaves it to the calendar.
+    attendance: Literal["off", "prefer"] = "off"
+    min_attended_minutes: int = Field(10, ge=1)
+
+    @field_validator("attendance", mode="before")
+    @classmethod
+    def _off(cls, value: object) -> object:
+        """YAML reads a bare `off` as false: it means the same here."""
+        return "off" if value is False else value
 
     @field_validator("pair_title_patterns")
     @classmethod
@@ -46,3 +56,12 @@ class RulesSettings(Section):
                 raise ValueError(f"pattern for {key!r} is not a valid regular expression: {exc}") from None
         pairs = ((k.partition(",")[0], k.partition(",")[2], v) for k, v in value.items())
         return {f"{email_address(manager)},{email_address(report)}": v for manager, report, v in pairs}
+
+
+class AttendanceSettings(Section):
+    """When and how far back the calls' attendance is read (only with `rules.attendance: prefer`)."""
+
+    # Evidence appears minutes after a call ends: a 1:1 is read only this long after its end.
+    settle_minutes: int = Field(30, ge=0)
+    # Calls older than this are not read (Meet keeps conference records 30 days; a first install reads no history).
+    lookback_days: int = Field(7, ge=1, le=30)

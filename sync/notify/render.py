@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from rules.address import parse_address
+from rules.attendance import in_words
+from rules.model import Occurrence
 from sync.notify.inline import InlineImage
 from sync.store.models import FindingRow
 
@@ -40,6 +42,7 @@ ADVICE = {
     "short-meeting": "A 1:1 needs time to go beyond status: 30 minutes is the default.",
     "reschedule-churn": "This slot keeps moving: consider a time that works for both of you.",
     "agenda-not-prepared": "Add your talking points to the agenda before the meeting.",
+    "held-without-both": "A 1:1 only counts when you both join: book another one soon and check the time still works.",
 }
 
 TITLES = {
@@ -49,6 +52,7 @@ TITLES = {
     "short-meeting": "very short 1:1s",
     "reschedule-churn": "keeps being moved",
     "agenda-not-prepared": "no talking points yet",
+    "held-without-both": "on the calendar, but not both joined",
 }
 
 
@@ -193,3 +197,13 @@ def render_admin_alert(heading: str, what: str, consequence: str, advice: str, p
         MAIL_TEMPLATES.get_template("admin_alert.txt").render(context),
         MAIL_TEMPLATES.get_template("admin_alert.html").render(context),
     )
+
+
+def attendance_words(occurrence: Occurrence) -> str:
+    """Who joined its call, with names: "held (both joined, 28 min)", "no-show: Raj did not join"; "" unread."""
+    if occurrence.attendance is None:
+        return ""
+    words = in_words(occurrence.attendance)
+    for person in occurrence.attendance.absent:
+        words = words.replace(person, display_name(person))
+    return words

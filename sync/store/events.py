@@ -106,6 +106,7 @@ def _values(event: CalendarEvent) -> dict[str, Any]:
         "etag": event.etag,
         "ical_uid": event.ical_uid,
         "agenda_marker": event.agenda_marker,
+        "conference": event.conference,
     }
 
 
@@ -137,6 +138,7 @@ def row_to_event(row: EventRow) -> CalendarEvent:
         etag=row.etag,
         ical_uid=row.ical_uid,
         agenda_marker=row.agenda_marker,
+        conference=row.conference,
         sighting=Sighting(first_seen=row.first_seen, changed_at=row.changed_at, by_full_listing=row.by_full_listing),
     )
 
@@ -193,7 +195,12 @@ def upsert_events(
                 }
             )
             continue
-        if row.content_hash == digest and row.etag == event.etag and row.description == event.description:
+        if (
+            row.content_hash == digest
+            and row.etag == event.etag
+            and row.description == event.description
+            and row.conference == event.conference
+        ):
             stats.unchanged += 1  # the same copy again (a full re-listing): nothing to write
             continue
         for key, value in _values(event).items():

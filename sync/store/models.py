@@ -3,56 +3,22 @@ occurrences are derived by the rules, so one series edit is one row, not fifty."
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Any, ClassVar
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
     Date,
-    DateTime,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (naive text) and PostgreSQL alike."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r} written to the store")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-NAMING = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+from sync.store.base import Base as Base  # the migrations and the tests take it from here, with every table registered
 
 
 class CalendarRow(Base):
@@ -120,6 +86,7 @@ class EventRow(Base):
     first_seen: Mapped[datetime]
     changed_at: Mapped[datetime]
     by_full_listing: Mapped[bool] = mapped_column(Boolean, default=False)
+    conference: Mapped[str | None] = mapped_column(String(2048))  # "meet:<code>" | "teams:<join URL>"
 
 
 class FindingRow(Base):
@@ -437,3 +404,20 @@ class DirectoryStateRow(Base):
     last_success_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None]
+
+
+class AttendanceRow(Base):
+    """The two people's join intervals (`[joined, left]` ISO UTC pairs) in one past 1:1's call, read once
+    after it settled; nothing else of the meeting. A call that could not be read has no row: the calendar decides."""
+
+    __tablename__ = "attendance"
+    __table_args__ = (UniqueConstraint("manager", "report", "start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    manager: Mapped[str] = mapped_column(String(320))
+    report: Mapped[str] = mapped_column(String(320))
+    start: Mapped[datetime]  # the occurrence's actual start (UTC)
+    source: Mapped[str] = mapped_column(String(32))  # google-meet | teams
+    manager_intervals: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    report_intervals: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    read_at: Mapped[datetime]
