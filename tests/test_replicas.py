@@ -81,7 +81,7 @@ def test_three_replicas_share_the_work_without_duplicates(tmp_path: Path, postgr
     google = GoogleCalendarEmulator()
     google.start()
     seed_google(google, plan.only(m for m in plan.managers if m not in on_outlook))
-    graph = _start_graph(tmp_path, plan)
+    graph = _start_graph(tmp_path, plan, [])
     sink = MailSink()
     sink.start()
     config_data = demo_config(tmp_path, google, sink.port, plan, graph)

@@ -72,11 +72,11 @@ def _start_feeds(plan: OrgPlan) -> tuple[IcsFeedServer, list[dict[str, str]]]:
     return feeds, config
 
 
-def _outlook_config(graph: GraphEmulator, mailboxes: list[str]) -> dict[str, Any]:
+def _outlook_config(graph: GraphEmulator, mailboxes: list[str], folder: Path) -> dict[str, Any]:
     return {
         "tenant_id": graph.tenant_id,
         "client_id": DEMO_APP,
-        "client_secret_file": GRAPH_SECRET_FILE,
+        "client_secret_file": str((folder / GRAPH_SECRET_FILE).resolve()),
         "mailboxes": mailboxes,
         "authority": graph.base_url,
         "graph_endpoint": graph.graph_endpoint,
@@ -152,7 +152,7 @@ def demo_config(
             ],
         },
         **({"ics": {"feeds": ics_feeds}} if ics_feeds else {}),
-        **({"outlook": _outlook_config(graph, outlook_managers(plan))} if graph is not None else {}),
+        **({"outlook": _outlook_config(graph, outlook_managers(plan), folder)} if graph is not None else {}),
         "smtp": {"host": "127.0.0.1", "port": smtp_port, "security": "none", "from": "oneonone@example.com"},
         "notify": {"mode": "send"},
         "rules": {"attendance": "prefer"},  # held from evidence: the `no-show` story's call is read
