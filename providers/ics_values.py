@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,9 @@ class Moment:
     instant: datetime | None  # UTC, for DATE-TIMEs
     day: date | None  # for DATEs
     zone: str  # IANA
+    # Days from the local date to the UTC date, for a time in a fixed-offset zone read as UTC (see
+    # `ics_zones.constant_offset`): a weekly rule's BYDAY is shifted by it, so Monday 02:00 +05:37 stays Monday.
+    day_shift: int = 0
 
     @property
     def all_day(self) -> bool:
@@ -58,6 +61,9 @@ class Zones:
     calendar_zone: str | None  # X-WR-TIMEZONE, else the only VTIMEZONE
     floating_zone: str  # calendar_zone, else the configured default, else UTC
 
+    def fixed(self, tzid: str | None) -> timedelta | None:
+        return self.resolver.fixed_offset(tzid) if tzid else None
+
     def of(self, tzid: str | None, *, utc_value: bool) -> str:
         if tzid:
             found = self.resolver.resolve(tzid)
@@ -77,6 +83,10 @@ def value_moment(value: Any, tzid: str | None, zones: Zones, what: str) -> Momen
         zone = zones.of(tzid, utc_value=is_utc)
         if is_utc:
             return Moment(value.astimezone(UTC), None, zone)
+        fixed = zones.fixed(tzid)
+        if fixed is not None:
+            instant = value.replace(tzinfo=timezone(fixed)).astimezone(UTC)
+            return Moment(instant, None, zone, (instant.date() - value.date()).days)
         local = value.replace(tzinfo=None).replace(tzinfo=ZoneInfo(zone))
         return Moment(local.astimezone(UTC), None, zone)
     if isinstance(value, date):
@@ -157,11 +167,31 @@ def _until(text: str, series: Moment, zones: Zones) -> str:
     )
 
 
+WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+
+
+def _shift_days(text: str, shift: int, name: str) -> str:
+    """A rule written in local days, moved to UTC days (a fixed-offset zone across midnight)."""
+    parts = []
+    for part in text.split(";"):
+        key, _, value = part.partition("=")
+        key = key.upper()
+        if key in ("BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYSETPOS") or (key == "BYDAY" and re.search(r"\d", value)):
+            raise BadValue(f"{name}: {key} in a custom fixed-offset zone across midnight cannot be read exactly")
+        if key == "BYDAY":
+            value = ",".join(WEEKDAYS[(WEEKDAYS.index(day.upper()) + shift) % 7] for day in value.split(","))
+        parts.append(f"{key}={value}" if value else part)
+    return ";".join(parts)
+
+
 def rule_lines(component: Any, series: Moment, zones: Zones) -> list[str]:
     lines = []
     for name in ("RRULE", "EXRULE"):
         for prop in as_list(component.get(name)):
-            lines.append(f"{name}:{_until(rule_text(prop, name), series, zones)}")
+            text = rule_text(prop, name)
+            if series.day_shift:
+                text = _shift_days(text, series.day_shift, name)
+            lines.append(f"{name}:{_until(text, series, zones)}")
     return lines
 
 

@@ -17,6 +17,10 @@ carry four kinds of names, tried in this order:
    calendar's own X-WR-TIMEZONE, then the zones Windows maps to, in name order. Any zone that
    agrees there gives the same instants for those years.
 
+5. A custom VTIMEZONE with one fixed offset that no IANA zone has (a +05:37 written by a tool): its
+   times are read with that offset (`fixed_offset`) and the series is expanded in UTC — a fixed offset
+   has no DST, so the instants are the same; a whole-hour one becomes `Etc/GMT±N`.
+
 As a last resort a bracketed whole-hour offset becomes `Etc/GMT±N` (no DST). Unknown → None, and
 the caller decides (floating rules, then UTC).
 """
@@ -149,6 +153,25 @@ def match_vtimezone(vtimezone: bytes, hint: str | None, year: int) -> str | None
     return next((zone for zone in candidates if _agrees(custom, daily, zone, year)), None)
 
 
+@lru_cache(maxsize=256)
+def constant_offset(vtimezone: bytes, year: int) -> timedelta | None:
+    """The VTIMEZONE's offset if it never changes over two years from `year`, else None."""
+    try:
+        custom: tzinfo = Timezone.from_ical(vtimezone).to_tz()  # type: ignore[attr-defined]
+    except Exception:
+        return None
+    offsets = {_offset(moment, custom) for moment in _days(year)}
+    if len(offsets) != 1:
+        return None
+    (offset,) = offsets
+    return offset
+
+
+def _etc(offset: timedelta) -> str:
+    hours = int(offset.total_seconds() // 3600)
+    return "UTC" if hours == 0 else f"Etc/GMT{-hours:+d}"
+
+
 class ZoneResolver:
     """Resolves the TZIDs of one iCalendar document; remembers its answers."""
 
@@ -163,6 +186,7 @@ class ZoneResolver:
         self._hint = hint if hint and valid_zone(hint) else None
         self._year = reference_year
         self._known: dict[str, str | None] = {}
+        self._fixed: dict[str, timedelta] = {}
 
     def resolve(self, tzid: str | None) -> str | None:
         if not tzid:
@@ -171,6 +195,12 @@ class ZoneResolver:
         if name not in self._known:
             self._known[name] = self._resolve(name)
         return self._known[name]
+
+    def fixed_offset(self, tzid: str) -> timedelta | None:
+        """For a TZID resolved to UTC because it is a fixed offset no IANA zone has: that offset."""
+        name = tzid.strip().strip('"').strip()
+        self.resolve(name)
+        return self._fixed.get(name)
 
     def _resolve(self, name: str) -> str | None:
         found = _iana(name) or win_tz.get(name)
@@ -184,7 +214,12 @@ class ZoneResolver:
             found = match_vtimezone(custom, self._hint, self._year)
             if found:
                 return found
+            fixed = constant_offset(custom, self._year)
+            if fixed is not None:
+                if fixed.total_seconds() % 3600 == 0:
+                    return _etc(fixed)
+                self._fixed[name] = fixed
+                return "UTC"
         if offset is not None and offset.total_seconds() % 3600 == 0:
-            hours = int(offset.total_seconds() // 3600)
-            return "UTC" if hours == 0 else f"Etc/GMT{-hours:+d}"
+            return _etc(offset)
         return None

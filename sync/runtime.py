@@ -246,9 +246,12 @@ def build_runtime(
     crash: CrashPlan | None = None,
     channels: dict[str, Send] | None = None,
 ) -> Runtime:
+    settings.read_secrets()  # a missing secret is named before the database is touched
+    providers = providers if providers is not None else build_providers(settings)
+    send = send if send is not None else build_sender(settings)
+    channels = channels if channels is not None else build_channels(settings)
     db = Database(settings.resolved_database_url())
     db.migrate()
-    providers = providers if providers is not None else build_providers(settings)
     follow_directory(db, providers)  # calendars that follow the directory: its managers in force
     return Runtime(
         settings=settings,
@@ -256,12 +259,12 @@ def build_runtime(
         providers=providers,
         writers=agenda_writers(providers),
         clock=clock,
-        send=send if send is not None else build_sender(settings),
+        send=send,
         worker=f"{os.uname().nodename}:{os.getpid()}",
         concurrency=settings.concurrency,
         lease=timedelta(seconds=settings.lease_seconds),
         crash=crash or CrashPlan(),
         metrics=Metrics(db, clock, per_calendar=settings.web.metrics_per_calendar),
         attendance=attendance_readers(settings),
-        channels=channels if channels is not None else build_channels(settings),
+        channels=channels,
     )

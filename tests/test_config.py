@@ -168,3 +168,32 @@ def test_config_errors_are_sentences_with_a_did_you_mean(data: dict[str, object]
     with pytest.raises(ConfigError) as error:
         parse_settings(data)
     assert said in str(error.value)
+
+
+def test_a_schema_error_names_the_yaml_line_of_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "time_zone: Europe/Berlin\nrules:\n  cadence_days: 7\n  max_gap_dayz: 14\n"
+        "smtp:\n  host: mail\n  port: seventy\n",
+        encoding="utf-8",
+    )
+    config.chmod(0o600)
+    assert main(["--config", str(config), "check-config"]) == 2
+    err = capsys.readouterr().err
+    assert "rules.max_gap_dayz (line 4): unknown key (did you mean max_gap_days?)" in err
+    assert "smtp.port (line 7): expected a whole number (got 'seventy')" in err
+
+
+def test_a_missing_secret_is_named_before_the_database_is_touched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "never.sqlite"
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"database_url: sqlite:///{database}\nslack:\n  bot_token_env: ONEONONE_TEST_NO_TOKEN\n", encoding="utf-8"
+    )
+    config.chmod(0o600)
+    monkeypatch.delenv("ONEONONE_TEST_NO_TOKEN", raising=False)
+    assert main(["--config", str(config), "sync", "--once"]) == 2
+    assert "slack.bot_token_env: environment variable ONEONONE_TEST_NO_TOKEN is not set" in capsys.readouterr().err
+    assert not database.exists()  # no migration ran, no file was made

@@ -249,3 +249,43 @@ def test_googles_only_modifications_calendar_links_every_override_to_its_series(
     exdates = sum(1 for m in masters.values() for line in m.recurrence if line.startswith("EXDATE"))
     excluded = sum(len(expand(m, low, high).excluded) for m in masters.values())
     assert exdates >= 66 and excluded == exdates  # every EXDATE is one of its series' slots
+
+
+FIXED = """BEGIN:VTIMEZONE
+TZID:Custom Offset
+BEGIN:STANDARD
+DTSTART:19700101T000000
+TZOFFSETFROM:+0537
+TZOFFSETTO:+0537
+TZNAME:Custom
+END:STANDARD
+END:VTIMEZONE"""
+
+
+def test_a_custom_fixed_offset_zone_no_iana_zone_has_is_read_with_its_own_offset() -> None:
+    """A tool's own VTIMEZONE at +05:37: no IANA zone matches, so its times are read with that offset (they used
+    to be dropped as "unknown time zone"); a 02:00 Monday 1:1 stays on Mondays though it is Sunday in UTC."""
+    morning = vevent(
+        "UID:morning",
+        "DTSTART;TZID=Custom Offset:20250106T100000",
+        "DTEND;TZID=Custom Offset:20250106T103000",
+        "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=3",
+        "EXDATE;TZID=Custom Offset:20250113T100000",
+    )
+    night = vevent(
+        "UID:night",
+        "DTSTART;TZID=Custom Offset:20250106T020000",
+        "DTEND;TZID=Custom Offset:20250106T023000",
+        "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=2",
+    )
+    once = vevent("UID:once", "DTSTART;TZID=Custom Offset:20250107T093700", "DURATION:PT30M")
+    result = mapped(ics(morning, night, once, head=FIXED))
+    assert result.skipped == ()
+    events = {e.event_id: e for e in result.events}
+    assert events["once"].start == datetime(2025, 1, 7, 4, 0, tzinfo=UTC)
+    low, high = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 3, 1, tzinfo=UTC)
+    morning_slots = expand(events["morning"], low, high)
+    assert [s.strftime("%a %d %H:%M") for s in morning_slots.slots] == ["Mon 06 04:23", "Mon 13 04:23", "Mon 20 04:23"]
+    assert [s.strftime("%d %H:%M") for s in morning_slots.excluded] == ["13 04:23"]
+    night_slots = expand(events["night"], low, high).slots
+    assert [s.strftime("%a %d %H:%M") for s in night_slots] == ["Sun 05 20:23", "Sun 12 20:23"]  # Monday there

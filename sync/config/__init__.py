@@ -141,6 +141,22 @@ class Settings(Section):
         state.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{state / 'oneonone.db'}"
 
+    def read_secrets(self) -> None:
+        """Read every secret the config names, now: a missing variable or unreadable file is reported (exit 2,
+        naming its key) before the database is touched, not after the migrations ran."""
+        for read in (
+            self.smtp.password,
+            self.outlook.client_secret,
+            self.caldav.password,
+            self.slack.bot_token,
+            self.slack.signing_secret,
+            self.web.session_secret,
+            self.web.metrics_token,
+            self.agenda.oidc.client_secret,
+            self.org_page.admin_token,
+        ):
+            read()
+
     def rule_settings(self) -> RuleSettings:
         r = self.rules
         extra: dict[str, Any] = {}
@@ -198,10 +214,46 @@ def _section_keys(loc: tuple[Any, ...]) -> list[str]:
     return [f.alias or name for name, f in model.model_fields.items()]
 
 
-def _format_errors(error: ValidationError) -> str:
-    lines = []
+def yaml_lines(text: str) -> dict[tuple[Any, ...], int]:
+    """The line (1-based) each key and list item of a YAML document starts on, by its path: where an
+    error about `rules.max_gap_days` points the admin to."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return {}
+    found: dict[tuple[Any, ...], int] = {}
+
+    def walk(node: yaml.Node, path: tuple[Any, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                here = (*path, key.value)
+                found[here] = key.start_mark.line + 1
+                walk(value, here)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, value in enumerate(node.value):
+                found[(*path, index)] = value.start_mark.line + 1
+                walk(value, (*path, index))
+
+    if root is not None:
+        walk(root, ())
+    return found
+
+
+def _line_of(loc: tuple[Any, ...], lines: Mapping[tuple[Any, ...], int]) -> int | None:
+    """The line of the deepest part of `loc` the file has (a missing key points at its section)."""
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def _format_errors(error: ValidationError, lines: Mapping[tuple[Any, ...], int] | None = None) -> str:
+    out = []
     for item in error.errors():
         path = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        line = _line_of(tuple(item["loc"]), lines or {})
+        if line is not None:
+            path = f"{path} (line {line})"
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             key = str(item["loc"][-1])
@@ -212,11 +264,13 @@ def _format_errors(error: ValidationError) -> str:
             message = f"{_TYPE_WORDS[item['type']]} (got {item.get('input')!r})"
         elif "input" in item and item["type"] not in ("missing",) and not isinstance(item["input"], dict):
             message = f"{message} (got {item['input']!r})"
-        lines.append(f"  {path}: {message}")
-    return "invalid configuration:\n" + "\n".join(lines)
+        out.append(f"  {path}: {message}")
+    return "invalid configuration:\n" + "\n".join(out)
 
 
-def parse_settings(data: Mapping[str, Any] | None, *, origin: str = "config") -> Settings:
+def parse_settings(
+    data: Mapping[str, Any] | None, *, origin: str = "config", lines: Mapping[tuple[Any, ...], int] | None = None
+) -> Settings:
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
@@ -224,7 +278,7 @@ def parse_settings(data: Mapping[str, Any] | None, *, origin: str = "config") ->
     try:
         return Settings.model_validate(dict(data))
     except ValidationError as exc:
-        raise ConfigError(f"{origin}: {_format_errors(exc)}") from None
+        raise ConfigError(f"{origin}: {_format_errors(exc, lines)}") from None
 
 
 def load_settings(path: Path) -> Settings:
@@ -238,7 +292,7 @@ def load_settings(path: Path) -> Settings:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    settings = parse_settings(data, origin=str(path))
+    settings = parse_settings(data, origin=str(path), lines=yaml_lines(text))
     base = path.parent
     return _resolve_paths(settings, base)
 
