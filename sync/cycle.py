@@ -19,13 +19,14 @@ from sqlalchemy.orm import Session
 
 from providers.base import Provider
 from rules.engine import build_histories, judge_histories
+from rules.history import PairHistory
 from rules.screen import BadData
 from sync.actions.alerts import enqueue_admin_alerts, enqueue_attendance_alerts, enqueue_bad_data_alerts
 from sync.actions.escalation import enqueue_escalations
 from sync.actions.findings import FindingStats, record_findings
 from sync.actions.warnings import enqueue_warnings
+from sync.agenda.step import AgendaPrepared, write_links, write_markdown
 from sync.agenda.step import prepare as prepare_agenda
-from sync.agenda.step import write_links, write_markdown
 from sync.agenda.writeback import WritebackReport
 from sync.evaluation import evaluation_context, remember_pairs
 from sync.heap import collector_paused
@@ -42,6 +43,7 @@ from sync.store.models import (
     DirectoryStateRow,
     EventRow,
     FindingRow,
+    OutboxRow,
 )
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,9 @@ class CycleReport:
     escalations: int = 0  # skip-level copies queued (escalation.enabled)
     bad_data: tuple[BadData, ...] = ()  # events the rules refused, pairs left unjudged by them (named to admins)
     attendance: AttendanceStats = field(default_factory=AttendanceStats)  # calls read (judged next cycle)
+    # A dry run: what this cycle would have sent (kind, recipient, subject, channel); nothing was kept.
+    would_send: tuple[tuple[str, str, str, str], ...] = ()
+    agenda_prepared: AgendaPrepared | None = None  # the agenda step's decisions, acted on after the transaction
 
     @property
     def failed_calendars(self) -> list[CalendarResult]:
@@ -220,7 +225,10 @@ def run_cycle(
     only: set[str] | None = None,
     stop: threading.Event | None = None,
     fresh_within: timedelta | None = None,
+    dry_run: bool = False,
 ) -> CycleReport:
+    """One cycle. A dry run syncs the calendars (reading is harmless) and judges them, then rolls back
+    everything people would see — findings, emails, agenda links, alerts — and says what it would have sent."""
     now = runtime.clock()
     report = CycleReport(started=now)
     release_dead_local_workers(runtime.db, runtime.worker.partition(":")[0], pid_alive)
@@ -228,48 +236,79 @@ def run_cycle(
     report.calendars = sync_all(runtime, now, only, stop, fresh_within)
     if runtime.metrics is not None:
         _count(runtime, report, requests_before)
+    try:
+        with runtime.db.session() as session:
+            scope, histories = _judge_and_record(runtime, session, report, now, dry_run)
+    except _RolledBack:
+        return report
+    _act(runtime, report, scope, histories, now)
+    return report
+
+
+class _RolledBack(Exception):
+    """A dry run's transaction is thrown away on purpose."""
+
+
+def _judge_and_record(
+    runtime: Runtime, session: Session, report: CycleReport, now: datetime, dry_run: bool
+) -> tuple[set[str] | None, list[PairHistory]]:
+    """Everything of one cycle that happens in one transaction: judge, record findings, queue messages."""
     settings = runtime.settings
-    with runtime.db.session() as session:
-        serialize(session)
-        report.alerts = enqueue_admin_alerts(
-            session,
-            report.calendars,
-            runtime.policy,
-            now,
-        )
-        context = evaluation_context(session, settings, now)
-        scope = evaluation_scope(session, runtime, report, now)
-        report.evaluated = "all" if scope is None else f"{len(scope)} people"
-        with collector_paused():
-            events = load_events(session, None if scope is None else _partners(session, scope) | scope)
-            built = build_histories(events, context)
-            histories, bad_data = built.histories, built.bad_data
-            if scope is not None:  # only pairs with a changed calendar: their partners' copies were loaded too
-                histories = [h for h in histories if set(h.pair.key) & scope]
-                bad_data = tuple(b for b in bad_data if (set(b.pair) if b.pair else {b.calendar}) & scope)
-            evaluation = judge_histories(histories, context, bad_data=bad_data)
-        report.bad_data = evaluation.bad_data
-        for bad in evaluation.bad_data:
-            log.warning("calendar data not used: %s", bad.describe())
-        report.alerts += enqueue_bad_data_alerts(
-            session,
-            evaluation.bad_data,
-            runtime.policy,
-            now,
-        )
-        remember_pairs(session, context, evaluation)
-        # The agenda: pages, nudges (queued in this transaction) and `agenda-not-prepared` findings.
-        agenda = prepare_agenda(session, settings.agenda, runtime.policy, context, events, now, histories=histories)
-        findings = (*evaluation.findings, *agenda.findings)
-        report.findings = record_findings(
-            session, findings, evaluation.judged_pairs | agenda.judged_pairs, now, judged_since=evaluation.judged_since
-        )
-        session.flush()
-        # Every open finding in the store: a cycle that judged only what changed still tells the whole truth.
-        report.open_findings = session.scalar(select(func.count(FindingRow.id)).where(FindingRow.status == "open")) or 0
-        report.nudges = agenda.nudges
-        report.queued = enqueue_warnings(session, now, runtime.policy, context.time_zones)
-        report.escalations = enqueue_escalations(session, settings.escalation, runtime.policy, context, now)
+    serialize(session)
+    report.alerts = enqueue_admin_alerts(
+        session,
+        report.calendars,
+        runtime.policy,
+        now,
+    )
+    context = evaluation_context(session, settings, now)
+    scope = evaluation_scope(session, runtime, report, now)
+    report.evaluated = "all" if scope is None else f"{len(scope)} people"
+    with collector_paused():
+        events = load_events(session, None if scope is None else _partners(session, scope) | scope)
+        built = build_histories(events, context)
+        histories, bad_data = built.histories, built.bad_data
+        if scope is not None:  # only pairs with a changed calendar: their partners' copies were loaded too
+            histories = [h for h in histories if set(h.pair.key) & scope]
+            bad_data = tuple(b for b in bad_data if (set(b.pair) if b.pair else {b.calendar}) & scope)
+        evaluation = judge_histories(histories, context, bad_data=bad_data)
+    report.bad_data = evaluation.bad_data
+    for bad in evaluation.bad_data:
+        log.warning("calendar data not used: %s", bad.describe())
+    report.alerts += enqueue_bad_data_alerts(
+        session,
+        evaluation.bad_data,
+        runtime.policy,
+        now,
+    )
+    remember_pairs(session, context, evaluation)
+    # The agenda: pages, nudges (queued in this transaction) and `agenda-not-prepared` findings.
+    agenda = prepare_agenda(session, settings.agenda, runtime.policy, context, events, now, histories=histories)
+    findings = (*evaluation.findings, *agenda.findings)
+    report.findings = record_findings(
+        session, findings, evaluation.judged_pairs | agenda.judged_pairs, now, judged_since=evaluation.judged_since
+    )
+    session.flush()
+    # Every open finding in the store: a cycle that judged only what changed still tells the whole truth.
+    report.open_findings = session.scalar(select(func.count(FindingRow.id)).where(FindingRow.status == "open")) or 0
+    report.nudges = agenda.nudges
+    report.queued = enqueue_warnings(session, now, runtime.policy, context.time_zones)
+    report.escalations = enqueue_escalations(session, settings.escalation, runtime.policy, context, now)
+    report.agenda_prepared = agenda
+    if dry_run:
+        queued = session.scalars(select(OutboxRow).where(OutboxRow.created_at == now).order_by(OutboxRow.id))
+        report.would_send = tuple((r.kind, r.recipient, r.subject, r.channel) for r in queued)
+        raise _RolledBack
+    return scope, histories
+
+
+def _act(
+    runtime: Runtime, report: CycleReport, scope: set[str] | None, histories: list[PairHistory], now: datetime
+) -> None:
+    """After the transaction: what reaches outside (attendance reads, agenda links, delivery, metrics)."""
+    settings = runtime.settings
+    agenda = report.agenda_prepared
+    assert agenda is not None
     runtime.crash.hit("after_findings")
     # Who joined the settled past 1:1 calls: HTTP outside the transaction above, on the cycles that judged
     # every pair (a call settles for half an hour anyway); what it stores makes the next cycle judge every pair.
@@ -308,4 +347,3 @@ def run_cycle(
         report.queued,
         report.delivery.sent,
     )
-    return report

@@ -238,6 +238,16 @@ def test_cli_sync_once_twice_sends_nothing_new_and_findings_print_as_json(
         encoding="utf-8",
     )
     config.chmod(0o600)
+    capsys.readouterr()
+    # A dry run first: it says what it would send, and keeps and sends nothing of it.
+    assert main(["--config", str(config), "sync", "--once", "--dry-run"]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "It would have sent 1 message:" in said and f"warning to {ALICE} (email)" in said
+    assert sink.wait_for(1, timeout=0.5) == [] and len(sink.messages) == 0
+    assert main(["--config", str(config), "findings", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []  # no finding recorded by the dry run
+    assert main(["--config", str(config), "sync", "--dry-run"]) == 2  # a dry run is one cycle
+    assert "--dry-run needs --once" in capsys.readouterr().err
     assert main(["--config", str(config), "sync", "--once"]) == 0
     assert main(["--config", str(config), "sync", "--once"]) == 0
     assert len(sink.messages) == 1

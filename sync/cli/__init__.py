@@ -78,12 +78,27 @@ def cmd_check_config(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_sync(args: argparse.Namespace, console: Console) -> int:
     runtime = build_runtime(_load(args), crash=CrashPlan.from_env(os.environ.get("ONEONONE_CRASH_AT")))
-    if refresh_due(runtime.db, runtime.settings, runtime.clock()):  # a failure keeps the last good directory
+    dry_run = bool(getattr(args, "dry_run", False))
+    if not dry_run and refresh_due(runtime.db, runtime.settings, runtime.clock()):  # a failure keeps the last good
         refresh_directory(runtime.db, runtime.settings, runtime.clock())
         follow_directory(runtime.db, runtime.providers)
-    report = run_cycle(runtime)
+    report = run_cycle(runtime, dry_run=dry_run)
     print_cycle(report, console)
+    if dry_run:
+        console.print(
+            f"Dry run: the calendars were read, nothing else was kept or sent. It would have sent "
+            f"{len(report.would_send)} message{'s' if len(report.would_send) != 1 else ''}:"
+        )
+        for kind, recipient, subject, channel in report.would_send:
+            console.print(f"  {kind} to {recipient} ({channel}): {subject}", markup=False, soft_wrap=True)
     return 1 if report.calendars and not any(c.ok for c in report.calendars) else 0
+
+
+def _sync_or_run(args: argparse.Namespace, console: Console) -> int:
+    if args.dry_run and not args.once:
+        sys.stderr.write("--dry-run needs --once: a dry run is one cycle (oneonone sync --once --dry-run)\n")
+        return 2
+    return cmd_sync(args, console) if args.once else cmd_run(args, console)
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
@@ -200,7 +215,10 @@ def parser() -> argparse.ArgumentParser:
     )
     s = sub.add_parser("sync", help="sync, evaluate and notify")
     s.add_argument("--once", action="store_true", help="one full cycle, then exit")
-    s.set_defaults(func=lambda a, c: cmd_sync(a, c) if a.once else cmd_run(a, c))
+    s.add_argument(
+        "--dry-run", action="store_true", help="with --once: read and judge, then keep nothing and send nothing"
+    )
+    s.set_defaults(func=_sync_or_run)
     sub.add_parser("run", help="run the daemon until SIGTERM/SIGINT").set_defaults(func=cmd_run)
     add_findings_command(sub, _load)
     pa = sub.add_parser("pause", help="pause a pair (e.g. parental leave); omit --until to resume")
