@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ from agenda_fixtures import FIRST, make_agenda_world
 from google_fixtures import ALICE, BOB, weekly_one_on_one
 
 from emulators.google import GoogleCalendarEmulator
+from emulators.ics_feed import IcsFeedServer
 from emulators.smtp import MailSink
 from sync.cli import main
 from sync.store.models import AgendaPairRow, PauseRow
@@ -90,3 +93,46 @@ def test_a_folder_given_as_the_key_file_is_named_as_a_folder(
     assert f"google.service_account_file: {folder} is a folder; give the path of the key file inside it" in (
         capsys.readouterr().err
     )
+
+
+def test_check_config_connect_tries_each_part_and_names_the_one_that_fails(
+    google_emulator: GoogleCalendarEmulator,
+    sink: MailSink,
+    ics_server: IcsFeedServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    key = tmp_path / "key.json"
+    key.write_text(json.dumps(google_emulator.service_account_info()), encoding="utf-8")
+    ics_server.publish("maria.ics", b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nEND:VCALENDAR\r\n")
+    settings = {
+        "database_url": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "google": {
+            "api_endpoint": google_emulator.api_endpoint,
+            "service_account_file": "key.json",
+            "calendars": [ALICE],
+        },
+        "ics": {"feeds": [{"owner": "maria@example.com", "url": ics_server.url("maria.ics")}]},
+        "smtp": {"host": "127.0.0.1", "port": sink.port},
+    }
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    config.chmod(0o600)
+    assert main(["--config", str(config), "check-config", "--connect"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "ok database: connected" in out and f"ok smtp: 127.0.0.1:{sink.port} answered (EHLO)" in out
+    assert f"ok calendars (google): read {ALICE}" in out and "ok calendars (ics): read maria@example.com" in out
+
+    settings["ics"] = {"feeds": [{"owner": "maria@example.com", "url": ics_server.url("moved-away.ics")}]}
+    settings["smtp"] = {"host": "127.0.0.1", "port": _closed_port()}
+    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    assert main(["--config", str(config), "check-config", "--connect"]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "failed smtp: ConnectionRefusedError" in out and "failed calendars (ics): maria@example.com" in out
+    assert f"ok calendars (google): read {ALICE}" in out  # the rest is still tried and reported
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from sync.actions.digest import CHECK_SECONDS, digest_job
 from sync.cli.agenda import add_commands as add_agenda_commands
+from sync.cli.connect import print_probes, probes
 from sync.cli.directory import add_commands as add_directory_commands
 from sync.cli.findings import add_findings_command
 from sync.cli.report import add_command as add_report_command
@@ -73,6 +74,9 @@ def cmd_check_config(args: argparse.Namespace, console: Console) -> int:
     console.print(
         f"  smtp: {settings.smtp.host}:{settings.smtp.port} ({settings.smtp.security}); mode {settings.notify.mode}"
     )
+    if getattr(args, "connect", False):
+        console.print("Trying each part once:")
+        return 0 if print_probes(probes(settings), console) else 1
     return 0
 
 
@@ -210,9 +214,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--log-format", choices=("text", "json"), default="text")
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("check-config", help="validate the configuration and credentials files").set_defaults(
-        func=cmd_check_config
+    cc = sub.add_parser("check-config", help="validate the configuration and credentials files")
+    cc.add_argument(
+        "--connect", action="store_true", help="also try the database, SMTP, each calendar source and Slack once"
     )
+    cc.set_defaults(func=cmd_check_config)
     s = sub.add_parser("sync", help="sync, evaluate and notify")
     s.add_argument("--once", action="store_true", help="one full cycle, then exit")
     s.add_argument(
