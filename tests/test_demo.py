@@ -62,3 +62,25 @@ def test_findings_filter_by_person_and_rule_and_explain_one(tmp_path: Path, caps
     assert " ".join(every[-1]["message"].split()) in explained and "Why:" in explained
     assert main(["--config", config, "findings", "explain", "9999"]) == 1
     assert "no finding has id 9999" in capsys.readouterr().err
+
+    # Acknowledged: recorded with who and why, no longer "needs attention" in the report.
+    target = next(f for f in every if f["status"] == "open" and not f["digest_only"])
+    pair = [target["manager"], target["report"]]
+    assert main(["--config", config, "findings", "ack", str(target["id"])]) == 2  # a reason is required
+    assert "--reason" in capsys.readouterr().err
+    assert main(["--config", config, "findings", "ack", str(target["id"]), "--reason", "on leave", "--by", "ravi"]) == 0
+    capsys.readouterr()
+    assert main(["--config", config, "findings", "--format", "json", "--manager", pair[0]]) == 0
+    (acked,) = [f for f in json.loads(capsys.readouterr().out) if f["id"] == target["id"]]
+    assert (acked["acknowledged_by"], acked["ack_reason"]) == ("ravi", "on leave") and acked["acknowledged_at"]
+    assert main(["--config", config, "report", "--format", "json", "--manager", pair[0]]) == 0
+    (row,) = [r for r in json.loads(capsys.readouterr().out) if r["report"] == pair[1]]
+    assert (
+        row["open_findings"].get(target["rule"], 0)
+        == sum(
+            1
+            for f in every
+            if f["status"] == "open" and f["rule"] == target["rule"] and [f["manager"], f["report"]] == pair
+        )
+        - 1
+    )

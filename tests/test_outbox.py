@@ -267,3 +267,13 @@ def test_a_worker_that_died_mid_send_counts_as_an_attempt(db: Database, sink: Ma
         deliver_pending(db, send_then_crash, NOW)
     assert deliver_pending(db, lambda row: seen.append(row.attempts), NOW + timedelta(minutes=10)).sent == 1
     assert seen == [1]
+
+
+def test_an_acknowledged_finding_is_never_emailed(db: Database, sink: MailSink) -> None:
+    finding = _finding(BOB, "2025-01-13T09:00:00Z")
+    with db.session() as s:
+        record_findings(s, [finding], {(ALICE, BOB)}, NOW)
+        row = s.query(FindingRow).one()
+        row.acknowledged_at, row.acknowledged_by, row.ack_reason = NOW, "ravi", "Bob is on leave until March"
+    assert _cycle(db, sink, [finding]) == 0  # the same finding again: still acknowledged, nothing queued
+    assert sink.messages == []

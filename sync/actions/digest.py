@@ -90,6 +90,25 @@ def _findings(session: Session, manager: str, since: datetime) -> dict[str, list
     return found
 
 
+def _acknowledged(session: Session, manager: str) -> dict[str, list[str]]:
+    """The manager's open findings someone acknowledged, by report, in words: shown, not counted."""
+    rows = session.scalars(
+        select(FindingRow)
+        .where(
+            FindingRow.manager == manager,
+            FindingRow.status == FindingStatus.OPEN.value,
+            FindingRow.acknowledged_at.is_not(None),
+        )
+        .order_by(FindingRow.report, FindingRow.occurrence)
+    )
+    found: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        found[row.report].append(
+            f"{TITLES.get(row.rule, row.rule)} (acknowledged by {row.acknowledged_by}: {row.ack_reason})"
+        )
+    return found
+
+
 def _digest_items(rows: Sequence[FindingRow], now: datetime) -> list[dict[str, Any]]:
     """One line per (report, rule): the next such 1:1 (else the latest) speaks for the others."""
     by_rule: dict[str, list[FindingRow]] = defaultdict(list)
@@ -124,6 +143,7 @@ def compose(
     week: str,
     settings: Settings,
     sender_domain: str,
+    acknowledged: dict[str, list[str]] | None = None,
 ) -> DigestMail:
     """The digest's text, HTML and pictures (one timeline PNG per pair, referenced by `cid:`)."""
     by_pair = {h.pair.key: h for h in histories}
@@ -151,6 +171,7 @@ def compose(
                 "cid": cid,
                 "timeline": timeline_text(cells),
                 "findings": _digest_items(findings.get(s.report, []), now),
+                "acknowledged": (acknowledged or {}).get(s.report, []),
                 "last_call": _last_call(by_pair[(s.manager, s.report)], now, time_zone),
             }
         )
@@ -235,6 +256,7 @@ def _queue_one(
             week=week,
             settings=settings,
             sender_domain=policy.sender_domain,
+            acknowledged=_acknowledged(session, manager),
         )
         message = Message(
             KIND,

@@ -58,6 +58,8 @@ def _counted(session: Session, now: datetime, window: timedelta) -> dict[str, li
         assert row.notify_at is not None
         if not (row.resolved_at is None or row.resolved_at >= row.notify_at):  # resolved in its grace: no violation
             continue
+        if row.acknowledged_at is not None:
+            continue  # someone said why it is fine: not counted
         details = row.details or {}
         if details.get("how") == "declined" and details.get("cancelled_by") == row.report:
             continue  # the report said no: not the manager's doing, so never held against them

@@ -34,6 +34,7 @@ def enqueue_warnings(
             FindingRow.outbox_id.is_(None),
             FindingRow.notified_at.is_(None),
             FindingRow.digest_only.is_(False),
+            FindingRow.acknowledged_at.is_(None),
         )
         .order_by(FindingRow.manager, FindingRow.occurrence, FindingRow.id)
     ).all()

@@ -8,6 +8,7 @@ same table is the demo's; `--format json` keeps the full record for scripts.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -32,6 +33,8 @@ Load = Callable[[argparse.Namespace], Settings]
 
 def email_status(row: FindingRow, now: datetime, zone: str) -> str:
     """What happened to a finding's email, in the words the digest and the demo use."""
+    if row.acknowledged_at is not None:
+        return "acknowledged" if row.notified_at is None else "sent, acknowledged"
     if row.notified_at is not None:
         return "sent"
     if row.digest_only:
@@ -100,9 +103,14 @@ def cmd_findings(args: argparse.Namespace, console: Console, load: Load) -> int:
     db.migrate()
     with db.session() as session:
         if args.words:
-            if len(args.words) != 2 or args.words[0] != "explain" or not args.words[1].isdigit():
-                sys.stderr.write("usage: oneonone findings explain ID (the id is the first column of the table)\n")
+            if len(args.words) != 2 or args.words[0] not in ("explain", "ack") or not args.words[1].isdigit():
+                sys.stderr.write(
+                    "usage: oneonone findings explain ID | findings ack ID --reason TEXT (the id is the table's first"
+                    " column)\n"
+                )
                 return 2
+            if args.words[0] == "ack":
+                return _acknowledge(session, int(args.words[1]), args, console)
             return _explain(session, int(args.words[1]), console)
         rows = _selected(session, args)
         if args.format == "json":
@@ -127,6 +135,27 @@ def _explain(session: Session, finding_id: int, console: Console) -> int:
     return 0
 
 
+def _acknowledge(session: Session, finding_id: int, args: argparse.Namespace, console: Console) -> int:
+    """Recorded with who and when; the finding leaves "needs attention" and is never emailed again."""
+    row = session.get(FindingRow, finding_id)
+    if row is None:
+        sys.stderr.write(f"no finding has id {finding_id} (the ids are in the first column of `oneonone findings`)\n")
+        return 1
+    reason = (args.reason or "").strip()
+    if not reason:
+        sys.stderr.write("say why with --reason, e.g. --reason 'Raj is on parental leave until March'\n")
+        return 2
+    row.acknowledged_at = datetime.now(UTC)
+    row.acknowledged_by = (args.by or getpass.getuser()).strip()[:320]
+    row.ack_reason = reason[:2000]
+    console.print(
+        f"Acknowledged {finding_id} ({TITLES.get(row.rule, row.rule)}, {row.manager} / {row.report}) for "
+        f"{row.acknowledged_by}: it is no longer emailed or counted as needing attention.",
+        markup=False,
+    )
+    return 0
+
+
 def add_findings_command(sub: argparse._SubParsersAction[argparse.ArgumentParser], load: Load) -> None:
     f = sub.add_parser("findings", help="list what the rules found (filter by person, rule, status)")
     f.add_argument("--format", choices=("table", "json"), default="table")
@@ -134,5 +163,9 @@ def add_findings_command(sub: argparse._SubParsersAction[argparse.ArgumentParser
     f.add_argument("--manager", help="only this manager's findings (an email address)")
     f.add_argument("--report", help="only findings about this report (an email address)")
     f.add_argument("--rule", choices=sorted(TITLES), help="only this rule")
-    f.add_argument("words", nargs="*", metavar="explain ID", help="say why one finding was found")
+    f.add_argument(
+        "words", nargs="*", metavar="explain ID | ack ID", help="say why one finding was found, or acknowledge it"
+    )
+    f.add_argument("--reason", help="with ack: why this finding needs no action (recorded)")
+    f.add_argument("--by", help="with ack: who acknowledges it (default: your login name)")
     f.set_defaults(func=lambda a, c: cmd_findings(a, c, load))

@@ -115,6 +115,10 @@ class FindingRow(Base):
     notify_at: Mapped[datetime | None]
     outbox_id: Mapped[int | None] = mapped_column(Integer)
     notified_at: Mapped[datetime | None]
+    # `oneonone findings ack`: out of "needs attention", never emailed again, shown as acknowledged.
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(320))
+    ack_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class OutboxRow(Base):

@@ -58,7 +58,8 @@ def open_findings_by_pair(session: Session) -> dict[tuple[str, str], Counter[str
     found: dict[tuple[str, str], Counter[str]] = {}
     rows = session.execute(
         select(FindingRow.manager, FindingRow.report, FindingRow.rule).where(
-            FindingRow.status == FindingStatus.OPEN.value
+            FindingRow.status == FindingStatus.OPEN.value,
+            FindingRow.acknowledged_at.is_(None),  # acknowledged: no longer "needs attention"
         )
     )
     for manager, report, rule in rows:
