@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 from pathlib import Path
@@ -136,3 +137,24 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_a_first_full_sync_of_many_calendars_on_a_terminal_shows_progress(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from sync.cli.report import PROGRESS_FROM, wants_progress
+    from sync.config import parse_settings
+    from sync.runtime import build_runtime
+
+    calendars = [f"person{n}@example.com" for n in range(PROGRESS_FROM)]
+
+    class Watched:
+        def calendars(self) -> list[str]:
+            return calendars
+
+    runtime = build_runtime(parse_settings({"database_url": f"sqlite:///{tmp_path / 'db.sqlite'}"}), providers=[])
+    runtime.providers = [Watched()]  # type: ignore[list-item]
+    terminal, pipe = Console(force_terminal=True), Console(file=io.StringIO())
+    assert wants_progress(runtime, terminal) and not wants_progress(runtime, pipe)  # a script sees no bar
+    calendars.pop()
+    assert not wants_progress(runtime, terminal)  # a handful of calendars: over before a bar would help

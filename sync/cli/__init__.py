@@ -20,6 +20,7 @@ from sync.cli.connect import print_probes, probes
 from sync.cli.directory import add_commands as add_directory_commands
 from sync.cli.findings import add_findings_command
 from sync.cli.report import add_command as add_report_command
+from sync.cli.report import sync_with_progress, wants_progress
 from sync.config import ConfigError, Settings, load_settings, permission_warnings
 from sync.crash import CrashPlan
 from sync.cycle import run_cycle
@@ -86,7 +87,10 @@ def cmd_sync(args: argparse.Namespace, console: Console) -> int:
     if not dry_run and refresh_due(runtime.db, runtime.settings, runtime.clock()):  # a failure keeps the last good
         refresh_directory(runtime.db, runtime.settings, runtime.clock())
         follow_directory(runtime.db, runtime.providers)
-    report = run_cycle(runtime, dry_run=dry_run)
+    if not dry_run and wants_progress(runtime, console):
+        report = sync_with_progress(runtime, console)  # the first full sync of many calendars: show how far
+    else:
+        report = run_cycle(runtime, dry_run=dry_run)
     print_cycle(report, console)
     if dry_run:
         console.print(

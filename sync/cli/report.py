@@ -77,6 +77,21 @@ def sync_with_progress(runtime: Runtime, console: Console) -> CycleReport:
     return outcome[0]
 
 
+PROGRESS_FROM = 20  # calendars: below this a first sync is over before a bar would help
+
+
+def wants_progress(runtime: Runtime, console: Console) -> bool:
+    """A person watching a terminal, and a first full sync of many calendars (minutes, not seconds)."""
+    if not console.is_terminal:
+        return False
+    total = sum(len(provider.calendars()) for provider in runtime.providers)
+    if total < PROGRESS_FROM:
+        return False
+    with runtime.db.session() as session:
+        synced = session.scalar(select(func.count(CalendarRow.id)).where(CalendarRow.cursor.is_not(None)))
+    return not synced
+
+
 def _calendars_done(runtime: Runtime, since: datetime) -> int:
     with runtime.db.session() as session:
         count = session.scalar(
