@@ -68,9 +68,7 @@ class Person:
         return bool(days & self.away_days)
 
     def is_free(self, slot: Interval) -> bool:
-        return (
-            self.hours.contains(slot) and not self.is_away(slot) and not any(slot.overlaps(b) for b in self.busy)
-        )
+        return self.hours.contains(slot) and not self.is_away(slot) and not any(slot.overlaps(b) for b in self.busy)
 
 
 @dataclass(frozen=True)
@@ -150,7 +148,6 @@ def search(query: SlotQuery) -> SlotSearch:
     after = max(query.window.end, query.now)
     later = Interval(after, after + timedelta(days=query.after_days))
     return SlotSearch(rank(free_slots(query, later), query), False)
-
 
 
 def rule_window(

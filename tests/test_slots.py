@@ -45,7 +45,8 @@ def queries(draw: st.DrawFn) -> SlotQuery:
     week = draw(st.sampled_from(WEEK_STARTS))
     pair = (draw(people(week)), draw(people(week)))
     first = draw(st.integers(0, 4))
-    window = Interval(_utc(week, 0) + timedelta(days=first), _utc(week, 0) + timedelta(days=first + draw(st.integers(1, 7))))
+    length = draw(st.integers(1, 7))
+    window = Interval(_utc(week, 0) + timedelta(days=first), _utc(week, 0) + timedelta(days=first + length))
     return SlotQuery(
         people=pair,
         window=window,
@@ -168,7 +169,8 @@ def test_the_rule_windows() -> None:
     cancelled = rule_window(
         "cancelled-without-reschedule", {"replacement_looked_for": "2025-12-01/2025-12-15"}, "Europe/Berlin", now
     )
-    assert cancelled == Interval(_utc(date(2025, 12, 1), 0, "Europe/Berlin"), _utc(date(2025, 12, 16), 0, "Europe/Berlin"))
+    berlin = "Europe/Berlin"
+    assert cancelled == Interval(_utc(date(2025, 12, 1), 0, berlin), _utc(date(2025, 12, 16), 0, berlin))
     ahead = rule_window("cadence-gap-ahead", {"book_by": "2025-12-10"}, "UTC", now)
     assert ahead == Interval(now, datetime(2025, 12, 11, tzinfo=UTC))
     gap = rule_window("cadence-gap", {}, "UTC", now)
