@@ -49,7 +49,11 @@ class Booked:
 
 class Booker(Protocol):
     name: str
-    requests_made: int
+
+    @property
+    def requests_made(self) -> int:
+        """Provider requests made so far (the cost of free/busy is measured by difference)."""
+        ...
 
     def availability(self, as_user: str, people: Sequence[str], window: Interval) -> dict[str, Availability]: ...
 

@@ -27,6 +27,7 @@ from sync.actions.warnings import enqueue_warnings
 from sync.agenda.step import prepare as prepare_agenda
 from sync.agenda.step import write_links, write_markdown
 from sync.agenda.writeback import WritebackReport
+from sync.booking.offers import booking_offering
 from sync.evaluation import evaluation_context, remember_pairs
 from sync.heap import collector_paused
 from sync.ingest.calendars import CalendarResult, commit_quiet, resting_calendars, sync_calendar
@@ -59,6 +60,8 @@ class CycleReport:
     evaluated: str = "all"  # which pairs the rules judged: "all", or "<n> people" whose calendars changed
     escalations: int = 0  # skip-level copies queued (escalation.enabled)
     bad_data: tuple[BadData, ...] = ()  # events the rules refused, pairs left unjudged by them (named to admins)
+    # What free/busy cost per warning that proposed slots (booking.enabled): (provider requests, seconds).
+    freebusy: list[tuple[int, float]] = field(default_factory=list)
 
     @property
     def failed_calendars(self) -> list[CalendarResult]:
@@ -262,7 +265,10 @@ def run_cycle(
         # Every open finding in the store: a cycle that judged only what changed still tells the whole truth.
         report.open_findings = session.scalar(select(func.count(FindingRow.id)).where(FindingRow.status == "open")) or 0
         report.nudges = agenda.nudges
-        report.queued = enqueue_warnings(session, now, runtime.policy, context.time_zones)
+        offering = booking_offering(runtime)
+        report.queued = enqueue_warnings(session, now, runtime.policy, context.time_zones, offering)
+        if offering is not None:
+            report.freebusy = [(p.requests, p.seconds) for p in offering.measured if p.requests]
         report.escalations = enqueue_escalations(session, settings.escalation, runtime.policy, context, now)
     runtime.crash.hit("after_findings")
     write_markdown(agenda)

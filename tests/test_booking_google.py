@@ -36,7 +36,7 @@ def test_free_busy_shows_both_peoples_meetings_merged_and_skips_declined_and_fre
             "summary": "Overlaps",
             "start": when(MONDAY.replace(hour=13, minute=30)),
             "end": when(MONDAY.replace(hour=15)),
-        },  # noqa: E501
+        },
     )
     google_emulator.insert_event(BOB, {"summary": "Free", "transparency": "transparent", **busy})
     window = Interval(MONDAY, MONDAY + timedelta(days=8))

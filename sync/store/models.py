@@ -3,56 +3,13 @@ occurrences are derived by the rules, so one series edit is one row, not fifty."
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Any, ClassVar
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    Date,
-    DateTime,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Text,
-    TypeDecorator,
-    UniqueConstraint,
-)
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import JSON, Boolean, Date, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
 
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (naive text) and PostgreSQL alike."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r} written to the store")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-NAMING = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+from sync.store.base import NAMING, Base, UTCDateTime
 
 
 class CalendarRow(Base):
@@ -347,33 +304,6 @@ class AgendaNudgeRow(Base):
     created_at: Mapped[datetime]
 
 
-class BookingOfferRow(Base):
-    """A slot proposed in a warning (issue 16), stored when the warning is queued so a resend offers the
-    same slots. The link carries a random token; only its hash is kept. `state`: offered → booking (the
-    intent, committed before the provider call) → booked; the other offers of a finding become `void`
-    once one is booked or refused, so every link is single-use for its finding."""
-
-    __tablename__ = "booking_offers"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    finding_id: Mapped[int] = mapped_column(Integer, index=True)
-    manager: Mapped[str] = mapped_column(String(320))
-    report: Mapped[str] = mapped_column(String(320))
-    provider: Mapped[str] = mapped_column(String(32))
-    start: Mapped[datetime]
-    end: Mapped[datetime]
-    title: Mapped[str] = mapped_column(Text)
-    time_zone: Mapped[str] = mapped_column(String(64))  # the organizer's: the event is written in it
-    in_window: Mapped[bool] = mapped_column(Boolean, default=True)  # False: after the rule's window
-    state: Mapped[str] = mapped_column(String(16), default="offered")  # offered | booking | booked | void
-    event_id: Mapped[str | None] = mapped_column(String(1024))
-    created_at: Mapped[datetime]
-    expires_at: Mapped[datetime]
-    booked_at: Mapped[datetime | None]
-    booked_by: Mapped[str | None] = mapped_column(String(320))
-
-
 class AppSecretRow(Base):
     """Secrets the daemon generates for itself when the config names none (e.g. the CSRF key)."""
 
@@ -464,3 +394,9 @@ class DirectoryStateRow(Base):
     last_success_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None]
+
+
+# Booking offers (issue 16) live in their own module, registered on the same metadata.
+from sync.store.booking_models import BookingOfferRow  # noqa: E402
+
+__all__ = ["NAMING", "Base", "BookingOfferRow", "UTCDateTime"]

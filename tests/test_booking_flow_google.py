@@ -1,0 +1,179 @@
+"""From warning to booked 1:1 on Google: the email's buttons, the signed-in page, the next cycle.
+
+Everything runs through the real googleapiclient against the emulator and real SMTP into a sink;
+the clock is injected. Alice (Berlin) has a weekly 1:1 with Bob (UTC) on Mondays at 10:00 UTC.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from agenda_fixtures import NOW, AgendaWorld, SimulatedCrash, csrf, make_agenda_world, sign_in
+from flask.testing import FlaskClient
+from google_fixtures import ALICE, BOB, instance_id, weekly_one_on_one, when
+
+from emulators.google import GoogleCalendarEmulator
+from emulators.smtp import MailSink
+from providers.booking import event_id_for
+from providers.google import SCOPE_EVENTS, SCOPE_FREEBUSY
+from sync.booking.page import BookingDeps, booking_blueprints, create_booking_blueprint
+from sync.booking.propose import Proposer
+from sync.web import agenda_deps, create_app
+
+BOOK = re.compile(r'href="(https://agenda\.example\.com/book/[A-Za-z0-9_-]+)"[^>]*>([^<]+)</a>')
+SCOPES = (SCOPE_EVENTS, SCOPE_FREEBUSY)
+CANCELLED = NOW.replace(hour=10) + timedelta(weeks=1)  # Monday 9 March, 10:00 UTC
+KEY = f"cancelled-without-reschedule|{ALICE}|{BOB}|{CANCELLED.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+
+
+def _world(emulator: GoogleCalendarEmulator, sink: MailSink, url: str, scopes: tuple[str, ...] = SCOPES) -> AgendaWorld:
+    world = make_agenda_world(emulator, sink, url, more={"booking": {"enabled": True}}, scopes=scopes)
+    weekly_one_on_one(emulator, NOW.replace(hour=10) - timedelta(weeks=4), zone="UTC")
+    world.cycle()
+    emulator.delete_event(ALICE, instance_id("weekly0001", CANCELLED))
+    world.cycle()
+    world.cycle(timedelta(hours=25))  # the grace period is over: the warning goes out
+    return world
+
+
+def _warning(world: AgendaWorld) -> tuple[str, str]:
+    (mail,) = [m for m in world.sink.messages if "cancelled" in m["Subject"]]
+    return mail.get_body(("html",)).get_content(), mail.get_body(("plain",)).get_content()
+
+
+def _buttons(world: AgendaWorld) -> list[tuple[str, str]]:
+    return [(url.removeprefix("https://agenda.example.com"), label) for url, label in BOOK.findall(_warning(world)[0])]
+
+
+def _browser(world: AgendaWorld, email: str | None = ALICE, crash: object = None) -> FlaskClient:
+    deps = agenda_deps(world.runtime)
+    deps.deliver = None
+    blueprints = booking_blueprints(world.runtime, deps)
+    if crash is not None:
+        settings = world.runtime.settings.booking
+        proposer = Proposer(settings, world.runtime.bookers, default_zone="UTC")
+        blueprints = [create_booking_blueprint(BookingDeps(deps, world.runtime.bookers, proposer, crash=crash))]  # type: ignore[arg-type]
+    client = create_app(deps, blueprints=blueprints).test_client()
+    if email is not None:
+        sign_in(world, client, email)
+    return client
+
+
+def _booked(emulator: GoogleCalendarEmulator) -> list[dict[str, object]]:
+    return [e for e in emulator.events(ALICE) if e["id"] == event_id_for(KEY)]
+
+
+@pytest.fixture
+def world(google_emulator: GoogleCalendarEmulator, sink: MailSink, database_url: str) -> AgendaWorld:
+    return _world(google_emulator, sink, database_url)
+
+
+def test_a_cancellation_warning_offers_three_free_slots_at_the_usual_time_in_the_managers_zone(
+    world: AgendaWorld,
+) -> None:
+    # Now is Tuesday 3 March 09:10 UTC; the slot was Monday 10:00 UTC = 11:00 in Berlin, Alice's zone.
+    assert [label for _, label in _buttons(world)] == [
+        "Book Tue 3 Mar, 11:00–11:30 (your time)",
+        "Book Wed 4 Mar, 11:00–11:30 (your time)",
+        "Book Thu 5 Mar, 11:00–11:30 (your time)",
+    ]
+    text = _warning(world)[1]
+    assert "Book Tue 3 Mar, 11:00–11:30 (your time): https://agenda.example.com/book/" in text
+
+
+def test_one_click_after_sign_in_books_one_event_and_the_next_cycle_resolves_the_warning(
+    world: AgendaWorld,
+) -> None:
+    link, _ = _buttons(world)[1]
+    browser = _browser(world)
+    shown = browser.get(link)
+    assert shown.status_code == 200
+    page = shown.get_data(as_text=True)
+    assert "Book your 1:1 with Bob" in page and "Wed 4 Mar, 11:00–11:30 (your time)" in page
+    assert _booked(world.emulator) == []  # showing books nothing
+    token = csrf(shown)
+    done = browser.post(link, data={"csrf": token})
+    assert done.status_code == 200 and "Booked" in done.get_data(as_text=True)
+    again = browser.post(link, data={"csrf": token})  # a double click
+    assert again.status_code == 200 and "Booked" in again.get_data(as_text=True)
+    (event,) = _booked(world.emulator)
+    assert event["summary"] == "1:1 Alice / Bob"
+    assert [a["email"] for a in event["attendees"]] == [BOB]  # type: ignore[index]
+    assert event["start"]["dateTime"].startswith("2026-03-04T10:00:00")  # type: ignore[index]
+    assert "/a/" in str(event["description"])
+    assert ("insert", event_id_for(KEY), "all") in world.emulator.send_updates
+    world.cycle()
+    with world.runtime.db.session() as session:
+        from sync.store.models import FindingRow
+
+        (finding,) = session.query(FindingRow).filter_by(rule="cancelled-without-reschedule").all()
+        assert finding.status == "resolved"
+    # The other buttons of that warning are used up.
+    other, _ = _buttons(world)[0]
+    assert browser.get(other).status_code == 200  # the booked confirmation: it was booked
+    assert "Booked" in browser.get(other).get_data(as_text=True)
+
+
+def test_the_link_alone_books_nothing_and_asks_for_sign_in(world: AgendaWorld) -> None:
+    link, _ = _buttons(world)[0]
+    stranger = _browser(world, email=None)
+    shown = stranger.get(link)
+    assert shown.status_code == 401 and "Sign in to book" in shown.get_data(as_text=True)
+    posted = stranger.post(link, data={"csrf": csrf(shown)})
+    assert posted.status_code == 401
+    bob = _browser(world, email=BOB)
+    assert bob.get(link).status_code == 401  # signed in, but not as the manager the link was sent to
+    assert _booked(world.emulator) == []
+    assert _browser(world).post(link, data={"csrf": "forged"}).status_code == 400
+
+
+def test_a_slot_taken_after_the_email_is_refused_and_fresh_slots_are_offered(world: AgendaWorld) -> None:
+    link, _ = _buttons(world)[0]  # Tue 3 Mar 10:00 UTC
+    world.emulator.insert_event(
+        BOB,
+        {
+            "summary": "Customer call",
+            "start": when(NOW.replace(day=3, hour=10), "UTC"),
+            "end": when(NOW.replace(day=3, hour=11), "UTC"),
+        },
+    )
+    browser = _browser(world)
+    taken = browser.get(link)
+    page = taken.get_data(as_text=True)
+    assert taken.status_code == 409 and "no longer free" in page
+    fresh = re.findall(r'href="https://agenda\.example\.com(/book/[^"]+)"[^>]*>([^<]+)<', page)
+    assert fresh and "Book Tue 3 Mar, 11:00–11:30 (your time)" not in [label for _, label in fresh]
+    assert _booked(world.emulator) == []
+    confirm = browser.get(fresh[0][0])
+    assert browser.post(fresh[0][0], data={"csrf": csrf(confirm)}).status_code == 200
+    assert len(_booked(world.emulator)) == 1
+
+
+def test_a_crash_after_the_write_books_once_when_the_manager_tries_again(world: AgendaWorld) -> None:
+    link, _ = _buttons(world)[0]
+
+    def crash(point: str) -> None:
+        if point == "after_booking_write":
+            raise SimulatedCrash(point)
+
+    dying = _browser(world, crash=crash)
+    with pytest.raises(SimulatedCrash):
+        dying.post(link, data={"csrf": csrf(dying.get(link))})
+    assert len(_booked(world.emulator)) == 1  # Google has it; we never recorded it
+    browser = _browser(world)
+    shown = browser.get(link)  # the intent is recorded: no re-check that would see our own event
+    assert shown.status_code == 200
+    assert "Booked" in browser.post(link, data={"csrf": csrf(shown)}).get_data(as_text=True)
+    assert len(_booked(world.emulator)) == 1
+
+
+def test_without_the_free_busy_scope_the_warning_goes_without_slots_and_says_so(
+    google_emulator: GoogleCalendarEmulator, sink: MailSink, database_url: str
+) -> None:
+    world = _world(google_emulator, sink, database_url, scopes=(SCOPE_EVENTS,))
+    html, text = _warning(world)
+    assert BOOK.findall(html) == []
+    assert "No free times are proposed: your calendars could not be read just now." in text
+    assert "Reschedule" in text or "replacement" in text
