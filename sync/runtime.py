@@ -25,6 +25,7 @@ from providers.google_booking import GoogleBooker
 from providers.google_writeback import GoogleAgendaWriter
 from providers.ics import IcsFeed, IcsFeedProvider
 from providers.outlook import OutlookProvider
+from providers.outlook_booking import GraphBooker
 from providers.outlook_writeback import GraphAgendaWriter
 from sync.clients import build_graph_client
 from sync.config import ConfigError, Settings
@@ -187,13 +188,15 @@ def _google_scopes(settings: Settings) -> tuple[str, ...]:
 
 
 def booking_bookers(settings: Settings, providers: Iterable[Provider]) -> dict[str, Booker]:
-    """The providers that book, when booking is enabled (Google now; Graph next)."""
+    """The providers that book, when booking is enabled (Google and Graph; ICS and CalDAV do not)."""
     if not settings.booking.enabled:
         return {}
     bookers: dict[str, Booker] = {}
     for provider in providers:
         if isinstance(provider, GoogleCalendarProvider):
             bookers[provider.name] = GoogleBooker(provider)
+        elif isinstance(provider, OutlookProvider):
+            bookers[provider.name] = GraphBooker(provider.client)
     return bookers
 
 

@@ -34,7 +34,8 @@ def _world(emulator: GoogleCalendarEmulator, sink: MailSink, url: str, scopes: t
     world.cycle()
     emulator.delete_event(ALICE, instance_id("weekly0001", CANCELLED))
     world.cycle()
-    world.cycle(timedelta(hours=25))  # the grace period is over: the warning goes out
+    report = world.cycle(timedelta(hours=25))  # the grace period is over: the warning goes out
+    world.queued_by = report  # type: ignore[attr-defined]
     return world
 
 
@@ -177,3 +178,9 @@ def test_without_the_free_busy_scope_the_warning_goes_without_slots_and_says_so(
     assert BOOK.findall(html) == []
     assert "No free times are proposed: your calendars could not be read just now." in text
     assert "Reschedule" in text or "replacement" in text
+
+
+def test_the_free_busy_cost_per_warning_is_one_request(world: AgendaWorld) -> None:
+    """Measured where the warning is queued: one freeBusy.query for both people."""
+    ((requests, seconds),) = world.queued_by.freebusy  # type: ignore[attr-defined]
+    assert requests == 1 and 0 <= seconds < 5
