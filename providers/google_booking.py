@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from providers.base import PermanentError
 from providers.booking import Availability, Booked, NewMeeting, event_id_for
-from providers.google import GoogleCalendarProvider
+from providers.google import GoogleCalendarProvider, execute_once
 from rules.slots import Interval
 
 BATCH = 50
@@ -32,6 +32,8 @@ def _rfc3339(moment: datetime) -> str:
 class GoogleBooker:
     provider: GoogleCalendarProvider
     name: str = "google"
+    # A warning does not wait on free/busy: one try, bounded, no retries (a failure sends it without slots).
+    timeout: float = 10.0
 
     @property
     def requests_made(self) -> int:
@@ -48,7 +50,11 @@ class GoogleBooker:
                 "calendarExpansionMax": BATCH,
                 "items": [{"id": p} for p in batch],
             }
-            reply = self.provider._execute(as_user, service.freebusy().query(body=body), "freebusy.query")
+            request = service.freebusy().query(body=body)
+            with self.provider._lock:
+                self.provider.requests_made += 1
+            http = self.provider._http(as_user)
+            reply = execute_once(request, as_user, "freebusy.query", http=http, seconds=self.timeout)
             calendars = reply.get("calendars") or {}
             for person in batch:
                 found[person] = _availability(person, calendars.get(person) or calendars.get(person.lower()))

@@ -38,6 +38,8 @@ def transaction_id(key: str) -> str:
 class GraphBooker:
     client: GraphClient
     name: str = "outlook"
+    # A warning does not wait on free/busy: one try, no retries (a failure sends it without slots).
+    timeout: float = 10.0
 
     @property
     def requests_made(self) -> int:
@@ -59,6 +61,7 @@ class GraphBooker:
                     "availabilityViewInterval": 30,
                 },
                 headers={"Prefer": 'outlook.timezone="UTC"'},
+                idempotent=False,  # not retried: see `timeout`
             )
             answers = {
                 str(v.get("scheduleId", "")).lower(): v for v in reply.body.get("value") or [] if isinstance(v, dict)

@@ -194,9 +194,9 @@ def booking_bookers(settings: Settings, providers: Iterable[Provider]) -> dict[s
     bookers: dict[str, Booker] = {}
     for provider in providers:
         if isinstance(provider, GoogleCalendarProvider):
-            bookers[provider.name] = GoogleBooker(provider)
+            bookers[provider.name] = GoogleBooker(provider, timeout=settings.booking.timeout_seconds)
         elif isinstance(provider, OutlookProvider):
-            bookers[provider.name] = GraphBooker(provider.client)
+            bookers[provider.name] = GraphBooker(provider.client, timeout=settings.booking.timeout_seconds)
     return bookers
 
 

@@ -110,11 +110,16 @@ class Offering:
     proposer: Proposer
     link_hours: int
     base_url: str
+    budget: float = 60.0  # seconds of free/busy per cycle (`booking.cycle_seconds`)
     measured: list[Proposal] = field(default_factory=list)  # every proposal made (cost, for the demo's note)
 
     def __call__(
         self, session: Session, finding: FindingRow, zones: Mapping[str, str], now: datetime, zone: str
     ) -> OfferView | None:
+        if sum(p.seconds for p in self.measured) >= self.budget:
+            return OfferView(
+                (), "No free times are proposed: your calendars were slow to answer. Pick a time in your calendar."
+            )
         proposal = self.proposer.propose(session, finding, zones, now)
         if proposal is None:
             return None
@@ -130,4 +135,4 @@ def booking_offering(runtime: Runtime) -> Offering | None:
     if not settings.enabled or not runtime.bookers or not runtime.policy.base_url:
         return None
     proposer = Proposer(settings, runtime.bookers, default_zone=runtime.policy.default_zone)
-    return Offering(proposer, settings.link_hours, runtime.policy.base_url)
+    return Offering(proposer, settings.link_hours, runtime.policy.base_url, budget=settings.cycle_seconds)

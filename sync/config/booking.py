@@ -23,8 +23,10 @@ class BookingSettings(Section):
     slots: int = Field(3, ge=1, le=5)
     step_minutes: int = Field(30, ge=5, le=120)
     link_hours: int = Field(72, ge=1, le=24 * 14)
-    # How long the free/busy calls for one warning may take before it goes without slots.
+    # One free/busy call (Google: the whole request) is tried once within this; a cycle spends at most
+    # `cycle_seconds` on free/busy in all: the warnings after that go without slots and say so.
     timeout_seconds: float = Field(10, gt=0)
+    cycle_seconds: float = Field(60, gt=0)
 
     @field_validator("working_hours")
     @classmethod
