@@ -184,3 +184,30 @@ def test_the_free_busy_cost_per_warning_is_one_request(world: AgendaWorld) -> No
     """Measured where the warning is queued: one freeBusy.query for both people."""
     ((requests, seconds),) = world.queued_by.freebusy  # type: ignore[attr-defined]
     assert requests == 1 and 0 <= seconds < 5
+
+
+def test_not_needed_on_leave_pauses_the_pair_records_who_said_it_and_the_warning_resolves(world: AgendaWorld) -> None:
+    from sync.store.models import BookingOfferRow, FindingRow, PauseRow
+
+    link, _ = _buttons(world)[0]
+    browser = _browser(world)
+    confirm = browser.get(link)
+    assert 'href="' + link + '/not-needed"' in confirm.get_data(as_text=True)
+    form = browser.get(link + "/not-needed")
+    assert form.status_code == 200 and "No new 1:1 with Bob?" in form.get_data(as_text=True)
+    missing = browser.post(link + "/not-needed", data={"csrf": csrf(form), "reason": "leave"})
+    assert missing.status_code == 400 and "Give the date the leave ends." in missing.get_data(as_text=True)
+    done = browser.post(link + "/not-needed", data={"csrf": csrf(form), "reason": "leave", "until": "2026-03-31"})
+    assert done.status_code == 200 and "paused until 2026-03-31" in done.get_data(as_text=True)
+    with world.runtime.db.session() as session:
+        (pause,) = session.query(PauseRow).all()
+        assert (pause.manager, pause.report, pause.until.isoformat()) == (ALICE, BOB, "2026-03-31")
+        said = [o for o in session.query(BookingOfferRow).all() if o.state == "not_needed"]
+        assert [(o.booked_by, o.note) for o in said] == [(ALICE, "leave: on leave until 2026-03-31")]
+    other, _ = _buttons(world)[1]
+    assert "Marked as not needed" in browser.get(other).get_data(as_text=True)  # the other buttons stop working
+    world.cycle()
+    with world.runtime.db.session() as session:
+        (finding,) = session.query(FindingRow).filter_by(rule="cancelled-without-reschedule").all()
+        assert finding.status == "resolved"
+    assert _booked(world.emulator) == []

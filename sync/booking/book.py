@@ -45,6 +45,11 @@ def usable(session: Session, offer: BookingOfferRow, now: datetime) -> str | Non
     booked = [o for o in offers_of(session, offer.finding_id) if o.state == "booked"]
     if booked:
         return "booked"
+    if offer.state == "not_needed" or any(o.state == "not_needed" for o in offers_of(session, offer.finding_id)):
+        return "not_needed"
+    finding = session.get(FindingRow, offer.finding_id)
+    if finding is None or finding.status != "open":
+        return "resolved"  # a replacement was found meanwhile (booked by hand, or the slot came back)
     if offer.state == "void":
         return "gone"
     if offer.state == "offered" and now >= offer.expires_at:

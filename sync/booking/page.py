@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypedDict
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, make_response, render_template, request
 from sqlalchemy import select
@@ -21,6 +22,7 @@ from rules.slots import Interval
 from sync.agenda import auth
 from sync.agenda.deps import AgendaDeps
 from sync.booking.book import book, slot_is_free, usable
+from sync.booking.not_needed import NotNeededError, parse, record
 from sync.booking.offers import OfferView, offer_by_token, record_offers, slot_label
 from sync.booking.propose import Proposer
 from sync.notify.render import display_name
@@ -168,6 +170,38 @@ def create_booking_blueprint(deps: BookingDeps) -> Blueprint:
             # The intent stays recorded: trying again books the same event, never a second one.
             return page("retry.html", status=503, token=token, **shown(offer))
         return finished(outcome.kind, offer, token)
+
+    @bp.get("/book/<token>/not-needed")
+    def not_needed_form(token: str) -> Response:
+        offer = load(token)
+        email = viewer()
+        if email != offer.manager:
+            return signin(token, offer, email)
+        return page("not_needed.html", token=token, error=None, **shown(offer))
+
+    @bp.post("/book/<token>/not-needed")
+    def not_needed(token: str) -> Response:
+        if not auth.csrf_ok(agenda.secret, binding(), request.form.get("csrf")):
+            abort(400, "This form has expired. Reload the page and try again.")
+        offer = load(token)
+        email = viewer()
+        if email != offer.manager:
+            return signin(token, offer, email)
+        now = agenda.clock()
+        info = shown(offer)
+        today = now.astimezone(ZoneInfo(info["zone"])).date()
+        try:
+            said = parse(request.form.get("reason", ""), request.form.get("until"), request.form.get("text"), today)
+        except NotNeededError as exc:
+            return page("not_needed.html", status=400, token=token, error=str(exc), **info)
+        with agenda.db.session() as session:
+            row = session.get(BookingOfferRow, offer.id)
+            assert row is not None
+            why = usable(session, row, now)
+            if why is not None:
+                return finished(why, offer, token)
+            record(session, row, said, email, now, today)
+        return page("not_needed_done.html", reason=said.reason, until=said.until, **info)
 
     return bp
 

@@ -29,9 +29,10 @@ class BookingOfferRow(Base):
     title: Mapped[str] = mapped_column(Text)
     time_zone: Mapped[str] = mapped_column(String(64))  # the organizer's: the event is written in it
     in_window: Mapped[bool] = mapped_column(Boolean, default=True)  # False: after the rule's window
-    state: Mapped[str] = mapped_column(String(16), default="offered")  # offered | booking | booked | void
+    state: Mapped[str] = mapped_column(String(16), default="offered")  # offered|booking|booked|void|not_needed
     event_id: Mapped[str | None] = mapped_column(String(1024))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     booked_at: Mapped[datetime | None]
-    booked_by: Mapped[str | None] = mapped_column(String(320))
+    booked_by: Mapped[str | None] = mapped_column(String(320))  # who booked it, or said it is not needed
+    note: Mapped[str | None] = mapped_column(Text)  # "not needed": the reason given

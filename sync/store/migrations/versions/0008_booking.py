@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("booked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("booked_by", sa.String(length=320), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_booking_offers")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_booking_offers_token_hash")),
     )
