@@ -211,3 +211,21 @@ def test_not_needed_on_leave_pauses_the_pair_records_who_said_it_and_the_warning
         (finding,) = session.query(FindingRow).filter_by(rule="cancelled-without-reschedule").all()
         assert finding.status == "resolved"
     assert _booked(world.emulator) == []
+
+
+def test_in_slack_the_slots_are_a_row_of_buttons_and_the_page_keeps_its_own(world: AgendaWorld) -> None:
+    from sync.notify.slack_blocks import render_blocks
+    from sync.store.models import OutboxRow
+
+    with world.runtime.db.session() as session:
+        (row,) = session.query(OutboxRow).filter_by(kind="warning").all()
+        _, blocks = render_blocks(row)
+    accessories = [b["accessory"]["text"]["text"] for b in blocks if "accessory" in b]
+    assert accessories == ["Your 1:1 page with Bob"]
+    (actions,) = [b for b in blocks if b["type"] == "actions"]
+    assert [e["text"]["text"] for e in actions["elements"]] == [
+        "Book Tue 3 Mar, 11:00–11:30 (your time)",
+        "Book Wed 4 Mar, 11:00–11:30 (your time)",
+        "Book Thu 5 Mar, 11:00–11:30 (your time)",
+    ]
+    assert all("/book/" in e["url"] for e in actions["elements"])

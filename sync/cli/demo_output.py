@@ -86,7 +86,7 @@ def print_booking(runtime: Runtime, console: Console, freebusy: list[tuple[int, 
         bodies = session.execute(select(OutboxRow.recipient, OutboxRow.text_body).where(OutboxRow.kind == "warning"))
         rows = [(str(r), str(b)) for r, b in bodies]
     for recipient, body in rows:
-        match = re.search(r"- (Book .+? \(your time\)): (https?://\S+/book/\S+)", body)
+        match = re.search(r"(Book .+? \(your time\)): (https?://\S+/book/\S+)", body)
         if match:
             console.print(f"  Try one (sign in as {recipient}): {match.group(1)}: {match.group(2)}", soft_wrap=True)
             console.print(
