@@ -229,3 +229,30 @@ def test_in_slack_the_slots_are_a_row_of_buttons_and_the_page_keeps_its_own(worl
         "Book Thu 5 Mar, 11:00–11:30 (your time)",
     ]
     assert all("/book/" in e["url"] for e in actions["elements"])
+
+
+def test_a_gap_ahead_gets_slots_before_the_gap_breaks_and_booking_one_resolves_it(
+    google_emulator: GoogleCalendarEmulator, sink: MailSink, database_url: str
+) -> None:
+    from sync.store.models import FindingRow
+
+    world = make_agenda_world(google_emulator, sink, database_url, more={"booking": {"enabled": True}}, scopes=SCOPES)
+    first = NOW.replace(hour=10) - timedelta(weeks=4)
+    weekly_one_on_one(google_emulator, first, zone="UTC", rule="RRULE:FREQ=WEEKLY;COUNT=4")  # last: Mon 23 Feb
+    for advance in (timedelta(minutes=5), timedelta(hours=25)):
+        world.cycle(advance)
+    (mail,) = world.sink.messages
+    assert "Book one by Mon 09 Mar 2026" in mail.get_body(("plain",)).get_content()
+    found = BOOK.findall(mail.get_body(("html",)).get_content())
+    assert [label for _, label in found] == [
+        "Book Tue 3 Mar, 11:00–11:30 (your time)",
+        "Book Wed 4 Mar, 11:00–11:30 (your time)",
+        "Book Thu 5 Mar, 11:00–11:30 (your time)",
+    ]
+    link = found[0][0].removeprefix("https://agenda.example.com")
+    browser = _browser(world)
+    assert "Booked" in browser.post(link, data={"csrf": csrf(browser.get(link))}).get_data(as_text=True)
+    world.cycle()
+    with world.runtime.db.session() as session:
+        (finding,) = session.query(FindingRow).filter_by(rule="cadence-gap-ahead").all()
+        assert finding.status == "resolved"

@@ -85,3 +85,29 @@ def test_booking_invites_the_report_and_a_second_try_books_nothing_more(
     assert [a["email"] for a in events[0]["attendees"]] == [BOB]
     assert ("insert", first.event_id, "all") in google_emulator.send_updates
     assert not [e for e in google_emulator.events(CAROL) if e.get("id") == first.event_id]
+
+
+def _raw_freebusy(emulator: GoogleCalendarEmulator, body: dict[str, object]) -> tuple[int, dict[str, object]]:
+    """The wire, through the real client's HTTP (so the errors are as googleapiclient sees them)."""
+    import json
+
+    from googleapiclient.errors import HttpError
+
+    booker = _booker(emulator)
+    request = booker.provider._service(ALICE).freebusy().query(body=body)
+    try:
+        return 200, request.execute(http=booker.provider._http(ALICE), num_retries=0)
+    except HttpError as exc:
+        return exc.status_code, json.loads(exc.content)
+
+
+def test_the_emulators_free_busy_refuses_what_google_refuses(google_emulator: GoogleCalendarEmulator) -> None:
+    start, end = "2025-12-08T00:00:00Z", "2025-12-09T00:00:00Z"
+    status, body = _raw_freebusy(
+        google_emulator, {"timeMin": start, "timeMax": end, "items": [{"id": f"p{n}@example.com"} for n in range(51)]}
+    )
+    assert status == 400 and body["error"]["errors"][0]["reason"] == "tooManyCalendarsRequested"  # type: ignore[index]
+    status, body = _raw_freebusy(google_emulator, {"timeMin": end, "timeMax": start, "items": [{"id": BOB}]})
+    assert status == 400 and body["error"]["errors"][0]["reason"] == "timeRangeEmpty"  # type: ignore[index]
+    status, body = _raw_freebusy(google_emulator, {"timeMin": start, "timeMax": end, "items": [{"id": BOB}]})
+    assert status == 200 and body["kind"] == "calendar#freeBusy" and body["calendars"] == {BOB: {"busy": []}}

@@ -242,3 +242,27 @@ def test_the_free_busy_cost_per_warning_is_one_request(world: World) -> None:
     assert world.queued_by is not None
     ((requests, seconds),) = world.queued_by.freebusy
     assert requests == 1 and 0 <= seconds < 5
+
+
+def test_the_emulators_get_schedule_answers_in_the_documented_shape(graph_emulator: GraphEmulator) -> None:
+    single(graph_emulator, NOW.replace(hour=9), organizer=BOB, attendee=None, subject="Dentist", minutes=60)
+    client, _ = make_client(graph_emulator)
+    reply = client.call(
+        ALICE,
+        "POST",
+        client.user_url(ALICE, "calendar", "getSchedule"),
+        what="getSchedule",
+        json={
+            "schedules": [BOB],
+            "startTime": {"dateTime": "2026-03-02T08:00:00", "timeZone": "UTC"},
+            "endTime": {"dateTime": "2026-03-02T11:00:00", "timeZone": "UTC"},
+            "availabilityViewInterval": 60,
+        },
+        headers={"Prefer": 'outlook.timezone="Pacific Standard Time"'},
+    )
+    (info,) = reply.body["value"]
+    assert info["scheduleId"] == BOB and info["availabilityView"] == "020"
+    (item,) = info["scheduleItems"]
+    assert item["status"] == "busy" and item["subject"] == "Dentist"
+    assert item["start"] == {"dateTime": "2026-03-02T01:00:00.0000000", "timeZone": "Pacific Standard Time"}
+    assert info["workingHours"]["timeZone"] == {"name": "W. Europe Standard Time"}
