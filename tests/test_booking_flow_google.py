@@ -256,3 +256,27 @@ def test_a_gap_ahead_gets_slots_before_the_gap_breaks_and_booking_one_resolves_i
     with world.runtime.db.session() as session:
         (finding,) = session.query(FindingRow).filter_by(rule="cadence-gap-ahead").all()
         assert finding.status == "resolved"
+
+
+def test_a_link_expires_after_link_hours(world: AgendaWorld) -> None:
+    link, _ = _buttons(world)[0]
+    world.now[0] += timedelta(hours=73)
+    gone = _browser(world).get(link)
+    assert gone.status_code == 410 and "This booking link has expired" in gone.get_data(as_text=True)
+
+
+def test_a_slot_taken_between_showing_and_clicking_is_not_booked(world: AgendaWorld) -> None:
+    link, _ = _buttons(world)[2]  # Thu 5 Mar 10:00 UTC
+    browser = _browser(world)
+    shown = browser.get(link)
+    world.emulator.insert_event(
+        BOB,
+        {
+            "summary": "Offsite",
+            "start": when(NOW.replace(day=5, hour=9), "UTC"),
+            "end": when(NOW.replace(day=5, hour=12), "UTC"),
+        },
+    )
+    refused = browser.post(link, data={"csrf": csrf(shown)})
+    assert refused.status_code == 409 and "no longer free" in refused.get_data(as_text=True)
+    assert _booked(world.emulator) == []
