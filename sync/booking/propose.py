@@ -113,7 +113,7 @@ class Proposer:
         )
         booker = self.bookers.get(series.provider)
         if booker is None:
-            return Proposal((), True, window, series, error="booking is not available for this calendar")
+            return None  # an ICS feed or CalDAV calendar: nothing to book with, the warning is as before
         asked = Interval(max(window.start, now), max(window.end, now) + timedelta(days=self.after_days))
         before, started = booker.requests_made, self.timer()
         try:
