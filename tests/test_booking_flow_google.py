@@ -280,3 +280,50 @@ def test_a_slot_taken_between_showing_and_clicking_is_not_booked(world: AgendaWo
     refused = browser.post(link, data={"csrf": csrf(shown)})
     assert refused.status_code == 409 and "no longer free" in refused.get_data(as_text=True)
     assert _booked(world.emulator) == []
+
+
+def test_a_manager_out_of_office_all_week_gets_no_slot_that_week(
+    google_emulator: GoogleCalendarEmulator, sink: MailSink, database_url: str
+) -> None:
+    """Google's freeBusy only says "busy"; the synced outOfOffice event blocks the whole days."""
+    world = make_agenda_world(google_emulator, sink, database_url, more={"booking": {"enabled": True}}, scopes=SCOPES)
+    weekly_one_on_one(google_emulator, NOW.replace(hour=10) - timedelta(weeks=4), zone="UTC")
+    google_emulator.insert_event(
+        ALICE,
+        {
+            "summary": "Conference",
+            "eventType": "outOfOffice",
+            "start": when(NOW.replace(day=3, hour=7), "Europe/Berlin"),
+            "end": when(NOW.replace(day=6, hour=17), "Europe/Berlin"),
+        },
+    )
+    world.cycle()
+    google_emulator.delete_event(ALICE, instance_id("weekly0001", CANCELLED))
+    world.cycle()
+    world.cycle(timedelta(hours=25))
+    assert [label for _, label in _buttons(world)] == [
+        "Book Mon 9 Mar, 11:00–11:30 (your time)",
+        "Book Tue 10 Mar, 11:00–11:30 (your time)",
+        "Book Wed 11 Mar, 11:00–11:30 (your time)",
+    ]
+
+
+def test_an_out_of_office_morning_blocks_the_whole_day(
+    google_emulator: GoogleCalendarEmulator, sink: MailSink, database_url: str
+) -> None:
+    world = make_agenda_world(google_emulator, sink, database_url, more={"booking": {"enabled": True}}, scopes=SCOPES)
+    weekly_one_on_one(google_emulator, NOW.replace(hour=10) - timedelta(weeks=4), zone="UTC")
+    google_emulator.insert_event(
+        ALICE,
+        {
+            "summary": "Doctor",
+            "eventType": "outOfOffice",
+            "start": when(NOW.replace(day=3, hour=6), "Europe/Berlin"),
+            "end": when(NOW.replace(day=3, hour=8), "Europe/Berlin"),
+        },
+    )
+    world.cycle()
+    google_emulator.delete_event(ALICE, instance_id("weekly0001", CANCELLED))
+    world.cycle()
+    world.cycle(timedelta(hours=25))
+    assert _buttons(world)[0][1] == "Book Wed 4 Mar, 11:00–11:30 (your time)"
