@@ -12,6 +12,7 @@ import traceback
 from typing import Any
 from urllib.parse import unquote
 
+from emulators import google_freebusy as freebusy
 from emulators.google_auth import Principal, TokenService
 from emulators.google_errors import GoogleApiError, bad_request, not_found
 from emulators.google_listing import Pager, envelope, instances_snapshot, list_snapshot
@@ -35,6 +36,8 @@ STOP_SCOPES = READ_SCOPES | {
     f"{_CAL}.{s}"
     for s in ("acls", "acls.readonly", "calendarlist", "calendarlist.readonly", "settings", "settings.readonly")
 }
+# freebusy.query's scopes, per its reference: `calendar.events` alone does not grant it.
+FREEBUSY_SCOPES = frozenset({_CAL, f"{_CAL}.readonly", f"{_CAL}.events.freebusy", f"{_CAL}.freebusy"})
 SEND_UPDATES = ("all", "externalOnly", "none")
 
 
@@ -64,6 +67,10 @@ class CalendarApi:
             _scope(principal, STOP_SCOPES)
             self.push.stop(_json(request), principal.subject)
             return Reply.empty(204)
+        if rest == ["freeBusy"]:
+            _need(method, "POST")
+            _scope(principal, FREEBUSY_SCOPES)
+            return Reply.json(200, freebusy.query(self.state, _json(request)))
         if len(rest) < 3 or rest[0] != "calendars" or rest[2] != "events" or len(rest) > 5:
             raise not_found()
         calendar_param, tail = rest[1], rest[3:]

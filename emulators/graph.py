@@ -197,6 +197,11 @@ class GraphEmulator:
         """Delete the user from the directory (their mailbox, if any, stays for the calendar tests)."""
         self.directory.remove(address)
 
+    def set_working_hours(self, mailbox: str, start: str, end: str, days: tuple[str, ...] | None = None) -> None:
+        """The mailbox's working hours ("09:00" to "17:00"), as mailboxSettings and getSchedule report them."""
+        box = self.store.mailbox(mailbox)
+        box.working_hours = (f"{start}:00.0000000", f"{end}:00.0000000", days or box.working_hours[2])
+
     def create_event(self, mailbox: str, body: dict[str, Any]) -> dict[str, Any]:
         copy = self.store.create(self.store.mailbox(mailbox), body)
         with self.store.lock:
@@ -377,7 +382,7 @@ class GraphEmulator:
             require(grant, "Mail.Send")
         elif head == "mailboxsettings":
             require(grant, "MailboxSettings.Read", "MailboxSettings.ReadWrite")
-        elif request.method == "GET":
+        elif request.method == "GET" or request.path.casefold().endswith("/calendar/getschedule"):
             require(grant, "Calendars.Read", "Calendars.ReadWrite", "Calendars.ReadBasic")
         else:
             require(grant, "Calendars.ReadWrite")

@@ -90,6 +90,12 @@ class Mailbox:
     time_zone: str  # IANA
     copies: dict[bytes, Copy] = field(default_factory=dict)
     seq: int = 0
+    # mailboxSettings.workingHours (start, end, days), in the mailbox's own zone
+    working_hours: tuple[str, str, tuple[str, ...]] = (
+        "08:00:00.0000000",
+        "17:00:00.0000000",
+        ("monday", "tuesday", "wednesday", "thursday", "friday"),
+    )
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from emulators import graph_http as gh
-from emulators import graph_zones
+from emulators import graph_schedule, graph_zones
 from emulators.graph_delta import Round
 from emulators.graph_directory import parse_select
 from emulators.graph_identity import Grant
@@ -32,6 +32,8 @@ _ACTIONS = {"accept": "accepted", "tentativelyaccept": "tentativelyAccepted", "d
 def user_route(emu: GraphEmulator, request: Request, box: Mailbox, segment: str, rest: list[str]) -> Reply:
     if rest and rest[0].casefold() == "calendar":  # /users/{id}/calendar/events ≡ /users/{id}/events
         rest = rest[1:]
+        if len(rest) == 1 and rest[0].casefold() == "getschedule":
+            return _dispatch(request.method, {"POST": lambda: graph_schedule.get_schedule(emu, request)})
     head = rest[0].casefold() if rest else ""
     method = request.method
     if head == "events":
@@ -197,9 +199,9 @@ def mailbox_settings(emu: GraphEmulator, request: Request, box: Mailbox, rest: l
         "automaticRepliesSetting": {"status": "disabled", "externalAudience": "all"},
         "language": {"locale": "en-US", "displayName": "English (United States)"},
         "workingHours": {
-            "daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
-            "startTime": "08:00:00.0000000",
-            "endTime": "17:00:00.0000000",
+            "daysOfWeek": list(box.working_hours[2]),
+            "startTime": box.working_hours[0],
+            "endTime": box.working_hours[1],
             "timeZone": {"name": zone},
         },
     }

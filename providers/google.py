@@ -51,6 +51,7 @@ from rules.model import CalendarEvent
 log = logging.getLogger(__name__)
 
 SCOPE_EVENTS = "https://www.googleapis.com/auth/calendar.events"
+SCOPE_FREEBUSY = "https://www.googleapis.com/auth/calendar.freebusy"  # booking (issue 16)
 CredentialsFactory = Callable[[str], Credentials]
 
 _RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}

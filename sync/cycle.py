@@ -28,6 +28,7 @@ from sync.actions.warnings import enqueue_warnings
 from sync.agenda.step import AgendaPrepared, write_links, write_markdown
 from sync.agenda.step import prepare as prepare_agenda
 from sync.agenda.writeback import WritebackReport
+from sync.booking.offers import booking_offering
 from sync.evaluation import evaluation_context, remember_pairs
 from sync.heap import collector_paused
 from sync.ingest.attendance import AttendanceStats, read_attendance
@@ -67,6 +68,8 @@ class CycleReport:
     # A dry run: what this cycle would have sent (kind, recipient, subject, channel); nothing was kept.
     would_send: tuple[tuple[str, str, str, str], ...] = ()
     agenda_prepared: AgendaPrepared | None = None  # the agenda step's decisions, acted on after the transaction
+    # What free/busy cost per warning that proposed slots (booking.enabled): (provider requests, seconds).
+    freebusy: list[tuple[int, float]] = field(default_factory=list)
 
     @property
     def failed_calendars(self) -> list[CalendarResult]:
@@ -292,7 +295,10 @@ def _judge_and_record(
     # Every open finding in the store: a cycle that judged only what changed still tells the whole truth.
     report.open_findings = session.scalar(select(func.count(FindingRow.id)).where(FindingRow.status == "open")) or 0
     report.nudges = agenda.nudges
-    report.queued = enqueue_warnings(session, now, runtime.policy, context.time_zones)
+    offering = booking_offering(runtime)
+    report.queued = enqueue_warnings(session, now, runtime.policy, context.time_zones, offering)
+    if offering is not None:
+        report.freebusy = [(p.requests, p.seconds) for p in offering.measured if p.requests]
     report.escalations = enqueue_escalations(session, settings.escalation, runtime.policy, context, now)
     report.agenda_prepared = agenda
     if dry_run:

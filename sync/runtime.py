@@ -12,16 +12,20 @@ from functools import cached_property
 from pathlib import Path
 
 from providers.base import AgendaWriter, AttendanceReader, Provider
+from providers.booking import Booker
 from providers.caldav import CalDavProvider
 from providers.caldav_writeback import CalDavAgendaWriter
 from providers.google import (
+    SCOPE_FREEBUSY,
     GoogleCalendarProvider,
     oauth_user_credentials,
     service_account_credentials,
 )
+from providers.google_booking import GoogleBooker
 from providers.google_writeback import GoogleAgendaWriter
 from providers.ics import IcsFeed, IcsFeedProvider
 from providers.outlook import OutlookProvider
+from providers.outlook_booking import GraphBooker
 from providers.outlook_writeback import GraphAgendaWriter
 from sync.clients import build_graph_client
 from sync.config import ConfigError, Settings
@@ -60,6 +64,8 @@ class Runtime:
     channels: dict[str, Send] = field(default_factory=dict)
     # Who joined the 1:1 calls (Google Meet, Teams), with `rules.attendance: prefer` (sync/ingest/attendance.py).
     attendance: Sequence[AttendanceReader] = ()
+    # Providers that can read free/busy and book a 1:1, by provider name (booking.enabled only).
+    bookers: dict[str, Booker] = field(default_factory=dict)
 
     @cached_property
     def policy(self) -> MailPolicy:
@@ -97,7 +103,7 @@ def build_providers(settings: Settings) -> list[Provider]:
         if google.service_account_file:
             _readable_file(google.service_account_file, "google.service_account_file")
             try:
-                factory = service_account_credentials(google.service_account_file, google.scopes)
+                factory = service_account_credentials(google.service_account_file, _google_scopes(settings))
             except OSError as exc:
                 raise ConfigError(
                     f"google.service_account_file: cannot read {google.service_account_file}: {exc.strerror}"
@@ -110,7 +116,7 @@ def build_providers(settings: Settings) -> list[Provider]:
             assert google.oauth_user_file is not None
             _readable_file(google.oauth_user_file, "google.oauth_user_file")
             try:
-                factory = oauth_user_credentials(google.oauth_user_file, google.scopes)
+                factory = oauth_user_credentials(google.oauth_user_file, _google_scopes(settings))
             except OSError as exc:
                 raise ConfigError(
                     f"google.oauth_user_file: cannot read {google.oauth_user_file}: {exc.strerror}"
@@ -171,6 +177,29 @@ def build_feed_providers(settings: Settings) -> list[Provider]:
             )
         )
     return providers
+
+
+def _google_scopes(settings: Settings) -> tuple[str, ...]:
+    """Booking reads free/busy, which `calendar.events` does not grant: ask for `calendar.freebusy` too."""
+    scopes = settings.google.scopes
+    if settings.booking.enabled and not any(
+        s.endswith(("/calendar", ".freebusy", "calendar.readonly")) for s in scopes
+    ):
+        scopes = (*scopes, SCOPE_FREEBUSY)
+    return scopes
+
+
+def booking_bookers(settings: Settings, providers: Iterable[Provider]) -> dict[str, Booker]:
+    """The providers that book, when booking is enabled (Google and Graph; ICS and CalDAV do not)."""
+    if not settings.booking.enabled:
+        return {}
+    bookers: dict[str, Booker] = {}
+    for provider in providers:
+        if isinstance(provider, GoogleCalendarProvider):
+            bookers[provider.name] = GoogleBooker(provider, timeout=settings.booking.timeout_seconds)
+        elif isinstance(provider, OutlookProvider):
+            bookers[provider.name] = GraphBooker(provider.client, timeout=settings.booking.timeout_seconds)
+    return bookers
 
 
 def agenda_writers(providers: Iterable[Provider]) -> dict[str, AgendaWriter]:
@@ -258,6 +287,7 @@ def build_runtime(
         db=db,
         providers=providers,
         writers=agenda_writers(providers),
+        bookers=booking_bookers(settings, providers),
         clock=clock,
         send=send,
         worker=f"{os.uname().nodename}:{os.getpid()}",

@@ -22,6 +22,7 @@ from sync.agenda.deps import AgendaDeps
 from sync.agenda.mail import deliver_now
 from sync.agenda.oidc import OidcClient, Provider
 from sync.agenda.pages import create_blueprint
+from sync.booking.page import booking_blueprints
 from sync.directory.sources import config_directory
 from sync.evaluation import evaluation_context
 from sync.runtime import Runtime
@@ -203,5 +204,6 @@ def serve(runtime: Runtime, *, blueprints: Sequence[Blueprint] = (), bind: str |
     except OSError as exc:
         log.error("web server: cannot listen on %s (%s); the agenda pages are unavailable", address, exc)
         return None
-    server.mount(create_app(agenda_deps(runtime), blueprints=blueprints))
+    deps = agenda_deps(runtime)
+    server.mount(create_app(deps, blueprints=(*blueprints, *booking_blueprints(runtime, deps))))
     return server.start()

@@ -14,6 +14,7 @@ from werkzeug.test import TestResponse
 from emulators.google import GoogleCalendarEmulator
 from emulators.smtp import MailSink
 from providers.base import AgendaLink, AgendaWriter, EventText
+from providers.google import service_account_info_credentials
 from sync.agenda import auth
 from sync.config import parse_settings
 from sync.cycle import CycleReport, run_cycle
@@ -62,6 +63,8 @@ def make_agenda_world(
     base_url: str = BASE_URL,
     start: datetime = NOW,
     pairs: list[dict[str, Any]] | None = None,
+    more: dict[str, Any] | None = None,
+    scopes: tuple[str, ...] | None = None,
 ) -> AgendaWorld:
     settings = parse_settings(
         {
@@ -75,10 +78,12 @@ def make_agenda_world(
             "agenda": {"nudges": False, **(agenda or {})},
             # Nudges are time-driven: judge every pair every cycle, so "at the right time" is exact here.
             "rules": {"full_evaluation_minutes": 1},
+            **(more or {}),
         }
     )
     now = [start]
-    provider, _ = make_provider(emulator, calendars)
+    credentials = service_account_info_credentials(emulator.service_account_info(), scopes) if scopes else None
+    provider, _ = make_provider(emulator, calendars, credentials_for=credentials)
     mailer = SmtpMailer(host="127.0.0.1", port=sink.port, sender="oneonone@example.com")
     runtime = build_runtime(settings, clock=lambda: now[0], providers=[provider], send=mailer.send)
     return AgendaWorld(emulator, sink, runtime, now)

@@ -31,7 +31,8 @@ def make_provider(
 ) -> tuple[GoogleCalendarProvider, SleepRecorder]:
     sleeper = SleepRecorder()
     provider = GoogleCalendarProvider(
-        credentials_for=service_account_info_credentials(emulator.service_account_info()),
+        credentials_for=kwargs.pop("credentials_for", None)
+        or service_account_info_credentials(emulator.service_account_info()),
         watched=calendars,
         api_endpoint=emulator.api_endpoint,
         sleeper=sleeper,

@@ -36,6 +36,9 @@ def test_the_demo_speaks_in_names_fits_80_columns_and_repeats_only_what_changed(
     assert text.count("synced 6/6 calendars") == 3
     assert " INFO " not in text and " INFO " in (tmp_path / "demo" / "oneonone.log").read_text()
     assert text.count("The org page: http") == 3 and text.count("A 1:1 page (") == 3
+    # Booking is on in the demo: warnings carry free slots, and the closing note says what free/busy cost.
+    assert re.search(r"Booking: \d+ warnings proposed free slots; free/busy cost [\d.]+ requests and \d+ ms", text)
+    assert re.search(r"Try one \(sign in as \S+@example\.com\): Book \w{3} \d+ \w{3}, .*/book/", text)
     # The README's next step works as printed: the demo's own secrets are where its config reads them.
     config = tmp_path / "demo" / "config.yaml"
     assert oct(config.stat().st_mode & 0o777) == "0o600"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from sqlalchemy import select
@@ -11,10 +11,14 @@ from sqlalchemy.orm import Session
 
 from rules.model import FindingStatus
 from sync.agenda.store import pair_pages
+from sync.booking.offers import OfferView
 from sync.notify.outbox import Message, queue_message
 from sync.notify.policy import MailPolicy
 from sync.notify.render import render_warning
 from sync.store.models import FindingRow
+
+# (session, finding, zones, now, the manager's zone) -> the finding's booking buttons, or None
+Offer = Callable[[Session, FindingRow, Mapping[str, str], datetime, str], OfferView | None]
 
 
 def enqueue_warnings(
@@ -22,9 +26,12 @@ def enqueue_warnings(
     now: datetime,
     policy: MailPolicy,
     zones: Mapping[str, str],
+    offer: Offer | None = None,
 ) -> int:
     """Queue one email per manager for the findings that are due; returns how many were queued. With a
-    `base_url` in the policy, each report's line links to the pair's 1:1 page, where the manager can act."""
+    `base_url` in the policy, each report's line links to the pair's 1:1 page, where the manager can act.
+    With `offer` (booking enabled), each finding a slot can fix gets its proposed slots, computed and
+    stored now, so the email (rendered once, kept in the outbox) is the same on every retry."""
     due = session.scalars(
         select(FindingRow)
         .where(
@@ -47,7 +54,13 @@ def enqueue_warnings(
     for manager, rows in by_manager.items():
         zone = policy.zone(manager, zones)
         links = {report: url for (m, report), url in pages.items() if m == manager}
-        mail = render_warning(manager, rows, zone, links)
+        offers = {}
+        if offer is not None and policy.base_url:
+            for row in rows:
+                view = offer(session, row, zones, now, zone)
+                if view is not None:
+                    offers[row.id] = view
+        mail = render_warning(manager, rows, zone, links, offers)
         identities = [f"{r.rule}|{r.report}|{r.key}" for r in rows]
         message = Message("warning", manager, identities, mail.subject, mail.text, mail.html, zone=zone)
         outbox = queue_message(session, message, now, policy)

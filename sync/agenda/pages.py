@@ -182,6 +182,10 @@ def create_blueprint(deps: AgendaDeps) -> Blueprint:
                 return make_response(render_template("agenda/signin_invalid.html"), 400)
             cookie = auth.open_session(session, row.email, now, deps.session_days)
             target = f"/a/{pair.page_id}"
+        # A booking link asked for this sign-in (sync/booking/page.py): go back to it.
+        back = oidc_routes.local_path(request.cookies.get("oo_next"))
+        if back is not None and back.startswith("/book/"):
+            target = back
         return with_session(redirect(target, 303), cookie)
 
     @bp.post("/signout")

@@ -34,7 +34,8 @@ from emulators.smtp import MailSink
 from sync.actions.digest import digest_job
 from sync.actions.findings import finding_rows
 from sync.agenda.admin import status
-from sync.cli.demo_output import Shown, log_to_file, print_findings
+from sync.booking.page import booking_blueprints
+from sync.cli.demo_output import Shown, log_to_file, print_booking, print_findings
 from sync.config import WEEKDAYS, load_settings
 from sync.cycle import run_cycle
 from sync.cycle_summary import print_cycle
@@ -253,6 +254,7 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
         token_file.write_text(secrets.token_urlsafe(24), encoding="utf-8")
         config["org_page"] = {"admin_token_file": str(token_file)}
         config["digest"] = {"weekday": WEEKDAYS[now.weekday()], "hour": 0}
+        config["booking"] = {"enabled": True}  # proposed slots in warnings, booked from the page (README, "Booking")
         config_file = folder / "config.yaml"
         config_file.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         config_file.chmod(0o600)  # it names the demo's secret files
@@ -262,7 +264,9 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
         blueprints = [org_blueprint(org)] if org else []
         slack_requests = slack_blueprint(settings, runtime.clock)
         blueprints += [slack_requests] if slack_requests else []
-        web.mount(create_app(agenda_deps(runtime), blueprints=blueprints)).start()
+        deps = agenda_deps(runtime)
+        blueprints += booking_blueprints(runtime, deps)
+        web.mount(create_app(deps, blueprints=blueprints)).start()
         stories = Counter(plan.stories.values())
         console.rule("[bold]oneonone demo")
         console.print(
@@ -287,10 +291,12 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
         console.print(f"The daemon's log: {folder / 'oneonone.log'}")
         cycle = 0
         shown = Shown()
+        freebusy: list[tuple[int, float]] = []
         while not stop.is_set():
             cycle += 1
             console.rule(f"cycle {cycle}")
             report = run_cycle(runtime)
+            freebusy += report.freebusy
             print_cycle(report, console)
             if cycle == 1:
                 digests = digest_job(runtime)()
@@ -300,6 +306,7 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
             console.print(f"Slack messages posted so far: {len(slack.messages())}, in {folder / 'slack'}")
             _print_links(runtime, console, folder, f"{web.url}/org?token={token_file.read_text(encoding='utf-8')}")
             if cycles and cycle >= cycles:
+                print_booking(runtime, console, freebusy)
                 break
             if cycle == 1:
                 change = _live_change(emulator, plan, runtime.clock())

@@ -7,16 +7,18 @@ cycle is one line, and the daemon's own log goes to a file in the demo folder.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
+from sqlalchemy import select
 
 from sync.actions.findings import finding_rows
 from sync.cli.findings import calendar_zones, email_status, findings_table
 from sync.notify.render import TITLES, display_name
 from sync.runtime import Runtime
-from sync.store.models import FindingRow
+from sync.store.models import FindingRow, OutboxRow
 
 
 @dataclass
@@ -66,3 +68,30 @@ def log_to_file(folder: Path) -> logging.Handler:
     if root.getEffectiveLevel() > logging.INFO:
         root.setLevel(logging.INFO)
     return to_file
+
+
+def print_booking(runtime: Runtime, console: Console, freebusy: list[tuple[int, float]]) -> None:
+    """The closing note on booking: what free/busy cost per warning, and one button to try."""
+    if not freebusy:
+        console.print("Booking: no warning proposed slots in this run.")
+        return
+    requests = sum(r for r, _ in freebusy) / len(freebusy)
+    millis = 1000 * sum(s for _, s in freebusy) / len(freebusy)
+    console.print(
+        f"Booking: {len(freebusy)} warnings proposed free slots; free/busy cost {requests:.1f} requests "
+        f"and {millis:.0f} ms per warning.",
+        soft_wrap=True,
+    )
+    with runtime.db.session() as session:
+        bodies = session.execute(select(OutboxRow.recipient, OutboxRow.text_body).where(OutboxRow.kind == "warning"))
+        rows = [(str(r), str(b)) for r, b in bodies]
+    for recipient, body in rows:
+        match = re.search(r"(Book .+? \(your time\)): (https?://\S+/book/\S+)", body)
+        if match:
+            console.print(f"  Try one (sign in as {recipient}): {match.group(1)}: {match.group(2)}", soft_wrap=True)
+            console.print(
+                "  Screenshots of the email, the sign-in and the booked 1:1 (tests/test_booking_browser.py): "
+                "artifacts/screenshots/booking-*.png",
+                soft_wrap=True,
+            )
+            return

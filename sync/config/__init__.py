@@ -24,6 +24,7 @@ from pydantic import (
 
 from rules.model import RuleSettings
 from sync.config.base import ConfigError, Section, check_zone
+from sync.config.booking import BookingSettings
 from sync.config.calendars import (
     CalDavCalendarSettings,
     CalDavSettings,
@@ -97,6 +98,7 @@ class Settings(Section):
     org_page: OrgPageSettings = Field(default_factory=lambda: OrgPageSettings())
     escalation: EscalationSettings = Field(default_factory=lambda: EscalationSettings())
     slack: SlackSettings = Field(default_factory=lambda: SlackSettings())
+    booking: BookingSettings = Field(default_factory=lambda: BookingSettings())
 
     @field_validator("time_zone")
     @classmethod

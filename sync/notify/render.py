@@ -14,6 +14,7 @@ from datetime import date, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -111,9 +112,14 @@ def advice_for(finding: FindingRow) -> str:
 
 
 def render_warning(
-    manager: str, findings: Sequence[FindingRow], zone: str, pages: Mapping[str, str] | None = None
+    manager: str,
+    findings: Sequence[FindingRow],
+    zone: str,
+    pages: Mapping[str, str] | None = None,
+    offers: Mapping[int, Any] | None = None,
 ) -> RenderedMail:
-    """One email for a manager's due findings; `pages` links each report's 1:1 page (by report)."""
+    """One email for a manager's due findings; `pages` links each report's 1:1 page (by report);
+    `offers` (by finding id, `sync.booking.offers.OfferView`) its proposed slots as buttons."""
     items = [
         {
             "rule": f.rule,
@@ -128,6 +134,9 @@ def render_warning(
             "explanation": f.explanation.replace(f.report, display_name(f.report)),
             "advice": advice_for(f),
             "page": (pages or {}).get(f.report),
+            "slots": list(getattr((offers or {}).get(f.id), "links", ())),
+            "slots_note": getattr((offers or {}).get(f.id), "note", ""),
+            "booking": f.id in (offers or {}),
         }
         for f in findings
     ]

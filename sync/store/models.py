@@ -425,3 +425,10 @@ class AttendanceRow(Base):
     manager_intervals: Mapped[list[Any]] = mapped_column(JSON, default=list)
     report_intervals: Mapped[list[Any]] = mapped_column(JSON, default=list)
     read_at: Mapped[datetime]
+
+
+# Booking offers (issue 16) live in their own module, registered on the same metadata.
+from sync.store.booking_models import BookingOfferRow  # noqa: E402
+
+__all__ = ["Base", "BookingOfferRow"]
+
