@@ -431,4 +431,3 @@ class AttendanceRow(Base):
 from sync.store.booking_models import BookingOfferRow  # noqa: E402
 
 __all__ = ["Base", "BookingOfferRow"]
-
