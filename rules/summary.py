@@ -68,6 +68,9 @@ class PairSummary:
     cadence_days: int
     window_days: int
     stale: bool
+    # More days (not counting days away) since the last 1:1 than the house rule allows: exactly when the
+    # `cadence-gap` rule breaks, so the digest's red, the org page's and the report's agree with the warning.
+    gap_too_long: bool = False
 
     @property
     def due(self) -> int:
@@ -89,7 +92,17 @@ def current_gap_days(history: PairHistory) -> int | None:
     return None
 
 
-def summarize(history: PairHistory, since: datetime) -> PairSummary:
+def gap_too_long(history: PairHistory, max_gap_days: int) -> bool:
+    """What the cadence-gap rule breaks on: more than `max_gap_days` days, days away not counted."""
+    gap = current_gap_days(history)
+    if gap is None or gap <= max_gap_days:
+        return False
+    today = local_date(history.now, history.tz)
+    start = today - timedelta(days=gap)
+    return gap - history.away.count(start, today) > max_gap_days
+
+
+def summarize(history: PairHistory, since: datetime, max_gap_days: int = 14) -> PairSummary:
     """The pair's figures over [since, now]: every slot whose original time falls in the period."""
     replacements = _replacements(history)
     counts: Counter[str] = Counter()
@@ -115,6 +128,7 @@ def summarize(history: PairHistory, since: datetime) -> PairSummary:
         cadence_days=history.cadence_days,
         window_days=history.window_days,
         stale=history.stale,
+        gap_too_long=gap_too_long(history, max_gap_days),
     )
 
 
@@ -186,6 +200,7 @@ class ManagerAggregate:
     cancelled: int
     away: int
     longest_gap_days: int | None
+    too_long: int = 0  # reports whose current gap breaks the house rule
 
     @property
     def due(self) -> int:
@@ -223,6 +238,7 @@ def aggregate_by_manager(summaries: Iterable[PairSummary]) -> list[ManagerAggreg
                 cancelled=sum(r.cancelled for r in rows),
                 away=sum(r.away for r in rows),
                 longest_gap_days=max(gaps) if gaps else None,
+                too_long=sum(1 for r in rows if r.gap_too_long),
             )
         )
     return result

@@ -187,3 +187,26 @@ def test_sync_first_shows_progress_and_then_reports(google_emulator: GoogleCalen
         assert row.summary.held == 4 and row.summary.next_scheduled is not None
         assert row.page_url is not None and "/a/" in row.page_url
         assert at("2026-03-02T10:00Z") == row.summary.next_scheduled
+
+
+@pytest.mark.parametrize(
+    ("today", "away", "too_long"),
+    [
+        ("2025-03-17T12:00", None, False),  # 14 days since the last 1:1: the house rule allows it
+        ("2025-03-18T12:00", None, True),  # 15: the cadence-gap rule breaks, and every surface says "too long"
+        ("2025-03-18T12:00", ("2025-03-10", "2025-03-11"), False),  # 15, two of them away: 13 counted
+    ],
+)
+def test_too_long_is_exactly_where_the_cadence_gap_rule_breaks(
+    today: str, away: tuple[str, str] | None, too_long: bool
+) -> None:
+    from rules_builders import one_off, ooo
+
+    from rules.engine import evaluate
+
+    found = events(one_off(M, R, "2025-03-03T10:00"), *([ooo(M, *away)] if away else []))
+    ctx = context(today, directory=directory((M, R, "2025-01-01")), watched=(M,))
+    (row,) = report_rows(pair_histories(found, ctx))
+    broke = any(f.rule == "cadence-gap" for f in evaluate(found, ctx).findings)
+    assert row.summary.gap_too_long is too_long and broke is too_long
+    assert row_as_dict(row)["gap_too_long"] is too_long

@@ -162,7 +162,7 @@ def compose(
                 "last_held": local_day(s.last_held, time_zone) or "none seen",
                 "next": local_day(s.next_scheduled, time_zone) or "none booked",
                 "gap_days": "" if s.gap_days is None else s.gap_days,
-                "gap_late": s.gap_days is not None and not s.met_within_cadence,
+                "gap_late": s.gap_too_long,
                 "summary": s,
                 # In words, not rule ids: "no 1:1 for too long, cancelled without a new date ×3".
                 "open": findings_text(row.open_findings, TITLES),

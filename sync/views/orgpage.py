@@ -117,7 +117,7 @@ def org_view(deps: OrgDeps, now: datetime, weeks: int) -> dict[str, Any]:
         histories = pair_histories(load_events(session), context)
     fresh = [h for h in histories if not h.stale]
     since = now - timedelta(weeks=weeks)
-    managers = aggregate_by_manager(summarize(h, since) for h in fresh)
+    managers = aggregate_by_manager(summarize(h, since, deps.settings.rules.max_gap_days) for h in fresh)
     rows = [
         {
             "manager": m.manager,
@@ -128,7 +128,7 @@ def org_view(deps: OrgDeps, now: datetime, weeks: int) -> dict[str, Any]:
             "cancellation_rate": _percent(m.cancellation_rate),
             "reschedule_rate": _percent(m.reschedule_rate),
             "longest_gap": "–" if m.longest_gap_days is None else m.longest_gap_days,
-            "gap_late": m.longest_gap_days is not None and m.longest_gap_days > deps.settings.rules.max_gap_days,
+            "gap_late": m.too_long > 0,
             "due": m.due,
         }
         for m in managers

@@ -87,6 +87,7 @@ def report_rows(
     open_findings: Mapping[tuple[str, str], Mapping[str, int]] | None = None,
     urls: Mapping[tuple[str, str], str] | None = None,
     manager: str | None = None,
+    max_gap_days: int = 14,
 ) -> list[ReportRow]:
     rows = []
     for history in histories:
@@ -95,7 +96,7 @@ def report_rows(
             continue
         rows.append(
             ReportRow(
-                summary=summarize(history, since_for(history, since, weeks)),
+                summary=summarize(history, since_for(history, since, weeks), max_gap_days),
                 open_findings=dict(sorted((open_findings or {}).get(key, {}).items())),
                 page_url=(urls or {}).get(key),
             )
@@ -130,6 +131,7 @@ def build_report(
         weeks=weeks,
         open_findings=open_findings_by_pair(session),
         urls=page_urls(session, settings.web.base_url),
+        max_gap_days=settings.rules.max_gap_days,
     )
     return rows, histories
 
@@ -161,6 +163,7 @@ def row_as_dict(row: ReportRow) -> dict[str, Any]:
         "last_held": _iso(s.last_held),
         "next_scheduled": _iso(s.next_scheduled),
         "gap_days": s.gap_days,
+        "gap_too_long": s.gap_too_long,
         "held": s.held,
         "moved": s.moved,
         "replaced": s.replaced,
@@ -181,7 +184,7 @@ def report_table(rows: Sequence[ReportRow], title: str = "1:1s by pair") -> Tabl
     for row in rows:
         s = row.summary
         gap = Text("" if s.gap_days is None else str(s.gap_days))
-        if s.gap_days is not None and not s.met_within_cadence:
+        if s.gap_too_long:
             gap.stylize("bold red")
         report = Text(s.report + (" (stale data)" if s.stale else ""))
         table.add_row(
