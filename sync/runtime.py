@@ -275,7 +275,6 @@ def build_runtime(
     crash: CrashPlan | None = None,
     channels: dict[str, Send] | None = None,
 ) -> Runtime:
-    settings.read_secrets()  # a missing secret is named before the database is touched
     providers = providers if providers is not None else build_providers(settings)
     send = send if send is not None else build_sender(settings)
     channels = channels if channels is not None else build_channels(settings)

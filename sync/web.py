@@ -25,6 +25,7 @@ from sync.agenda.pages import create_blueprint
 from sync.booking.page import booking_blueprints
 from sync.directory.sources import config_directory
 from sync.evaluation import evaluation_context
+from sync.notify.unsubscribe import unsubscribe_blueprint
 from sync.runtime import Runtime
 from sync.store.db import app_secret
 
@@ -40,6 +41,7 @@ def create_app(agenda: AgendaDeps | None = None, *, blueprints: Sequence[Bluepri
     app.config.update(MAX_CONTENT_LENGTH=64 * 1024, TEMPLATES_AUTO_RELOAD=False)
     if agenda is not None:
         app.register_blueprint(create_blueprint(agenda))
+        app.register_blueprint(unsubscribe_blueprint(agenda.db, agenda.clock))
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
 

@@ -13,6 +13,7 @@ from emulators.smtp import MailSink
 from sync.actions.findings import finding_as_dict, finding_rows
 from sync.agenda.store import add_item, forget_person
 from sync.store.models import AgendaPairRow, OutboxRow
+from sync.web import agenda_deps, create_app
 
 MEETING = NOW + timedelta(hours=2)  # Monday 10:00 UTC, the next slot of the weekly series
 
@@ -116,3 +117,20 @@ def test_forget_of_someone_still_in_the_directory_with_mail_pending_never_stops_
     with world.runtime.db.session() as session:
         assert session.query(OutboxRow).filter_by(recipient=BOB).count() == 1
         assert session.query(AgendaPairRow).count() == 1  # a fresh page for the pair that still meets
+
+
+def test_a_report_who_clicked_unsubscribe_in_a_nudge_gets_no_more_nudges_but_the_finding_stays(
+    world: AgendaWorld,
+) -> None:
+    world.cycle()
+    world.now[0] = MEETING - timedelta(hours=24, minutes=15)
+    world.cycle(timedelta(minutes=15))
+    (mail,) = world.sink.messages
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    path = "/" + str(mail["List-Unsubscribe"]).strip("<>").split("/", 3)[3]
+    client = create_app(agenda_deps(world.runtime)).test_client()
+    assert client.post(path, data="List-Unsubscribe=One-Click").status_code == 200
+    world.now[0] = MEETING + timedelta(weeks=1) - timedelta(hours=24)  # the next 1:1 is a day away
+    world.cycle()
+    assert len(world.sink.messages) == 1  # no second nudge
+    assert [f["status"] for f in agenda_findings(world)].count("open") >= 1  # still shown to the manager

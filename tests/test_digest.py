@@ -22,6 +22,7 @@ from sync.notify.smtp import SmtpMailer
 from sync.runtime import Runtime, build_runtime
 from sync.store.models import DigestRow, OutboxRow
 from sync.views.timeline import SCALE, size
+from sync.web import agenda_deps, create_app
 
 DIGEST_SUBJECT = "Your 1:1s, week"
 
@@ -181,3 +182,26 @@ def test_graph_sends_the_timelines_as_inline_attachments(database_url: str, sink
         assert base64.b64decode(attachment["contentBytes"]).startswith(b"\x89PNG\r\n\x1a\n")
     assert "ccRecipients" not in message
     assert P in message["body"]["content"] and R in message["body"]["content"]
+
+
+def test_the_digest_can_be_stopped_with_one_click_and_started_again(database_url: str, sink: MailSink) -> None:
+    """RFC 8058: the mail carries List-Unsubscribe and List-Unsubscribe-Post; the mail client's POST stops the
+    next digests without a sign-in; a GET (a link scanner) stops nothing; a made-up token stops nothing."""
+    world = make_world(database_url, sink)
+    assert world.at(NOW) == 2
+    mail = _digest_for(world, M)
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    url = str(mail["List-Unsubscribe"]).strip("<>")
+    assert url.startswith("https://oneonone.acme.test/unsubscribe/digest.")
+    path = url.removeprefix("https://oneonone.acme.test")
+    client = create_app(agenda_deps(world.runtime)).test_client()
+    assert client.get(path).status_code == 200  # only a button: nothing stopped yet
+    assert client.post(path[:-3] + "AAA", data="List-Unsubscribe=One-Click").status_code == 404
+    assert world.at(NOW + timedelta(weeks=1)) == 2
+    answer = client.post(path, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded")
+    assert answer.status_code == 200 and "no more weekly digests of your 1:1s" in answer.get_data(as_text=True)
+    assert world.at(NOW + timedelta(weeks=2)) == 1  # Bea's only: Maria stopped hers
+    assert client.post(path + "/undo").status_code == 200
+    assert world.at(NOW + timedelta(weeks=3)) == 2
+    warnings = [m for m in sink.messages if not str(m["Subject"]).startswith(DIGEST_SUBJECT)]
+    assert warnings and all(m["List-Unsubscribe"] is None for m in warnings)  # a warning cannot be switched off

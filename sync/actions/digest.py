@@ -34,6 +34,7 @@ from sync.notify.inline import InlineImage, images_to_json
 from sync.notify.outbox import Message, deliver_pending, queue_message
 from sync.notify.policy import MailPolicy
 from sync.notify.render import MAIL_TEMPLATES, TITLES, attendance_words, display_name, first_name, one_line
+from sync.notify.unsubscribe import opted_out_of
 from sync.runtime import Runtime
 from sync.store.db import Database, only_one_replica, serialize
 from sync.store.models import DigestRow, FindingRow
@@ -209,6 +210,8 @@ def queue_digests(db: Database, settings: Settings, policy: MailPolicy, now: dat
     if not settings.digest.enabled:
         return 0
     opt_out = set(settings.digest.opt_out) | policy.opt_out
+    with db.session() as session:
+        opt_out |= opted_out_of(session, "digest")  # the mail's own "Unsubscribe" (RFC 8058)
     with db.session() as session:
         rows, histories = build_report(session, settings, now, weeks=settings.digest.weeks)
     zones = {h.pair.manager: h.time_zone for h in histories}

@@ -22,6 +22,7 @@ from sync.agenda.meetings import zone_of
 from sync.agenda.page import MeetingView, PageView
 from sync.agenda.store import page_url
 from sync.notify.policy import MailPolicy
+from sync.notify.unsubscribe import opted_out
 from sync.store.models import AgendaNudgeRow, AgendaPairRow
 
 NOTES_NUDGE_WINDOW = timedelta(hours=48)  # after this, a meeting without notes is history, not a nudge
@@ -51,7 +52,7 @@ def _once(
     if known is not None:
         return False
     outbox_id = None
-    if mail.recipient not in cfg.policy.opt_out:
+    if mail.recipient not in cfg.policy.opt_out and not opted_out(session, mail.recipient, "nudge"):
         outbox_id = queue(session, mail, now, cfg.policy).id
     session.add(
         AgendaNudgeRow(

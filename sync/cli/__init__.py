@@ -60,7 +60,7 @@ def _load(args: argparse.Namespace) -> Settings:
 
 
 def cmd_check_config(args: argparse.Namespace, console: Console) -> int:
-    settings = _load(args)
+    settings = _load_for_running(args)
     from sync.runtime import build_providers
 
     build_providers(settings)  # credentials files readable and well-formed
@@ -81,8 +81,16 @@ def cmd_check_config(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _load_for_running(args: argparse.Namespace) -> Settings:
+    """The settings of a command that runs the daemon: every secret it names is read now, before the
+    database is touched (a command that only reads the store, like `findings`, needs none of them)."""
+    settings = _load(args)
+    settings.read_secrets()
+    return settings
+
+
 def cmd_sync(args: argparse.Namespace, console: Console) -> int:
-    runtime = build_runtime(_load(args), crash=CrashPlan.from_env(os.environ.get("ONEONONE_CRASH_AT")))
+    runtime = build_runtime(_load_for_running(args), crash=CrashPlan.from_env(os.environ.get("ONEONONE_CRASH_AT")))
     dry_run = bool(getattr(args, "dry_run", False))
     if not dry_run and refresh_due(runtime.db, runtime.settings, runtime.clock()):  # a failure keeps the last good
         refresh_directory(runtime.db, runtime.settings, runtime.clock())
@@ -110,7 +118,7 @@ def _sync_or_run(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
-    settings = _load(args)
+    settings = _load_for_running(args)
     try:
         lock = sqlite_single_writer_lock(settings.resolved_database_url())
     except AlreadyRunning as exc:

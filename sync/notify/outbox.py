@@ -28,6 +28,7 @@ from sync.crash import CrashPlan
 from sync.notify.channel import DeliveryError, Send, senders
 from sync.notify.policy import MailPolicy
 from sync.notify.render import message_id_for, one_line
+from sync.notify.unsubscribe import link_for
 from sync.store.db import Database
 from sync.store.models import AlertRow, DirectoryPersonRow, FindingRow, OutboxRow
 
@@ -83,6 +84,7 @@ def queue_message(session: Session, message: Message, now: datetime, policy: Mai
         created_at=now,
         attempts=0,
         next_attempt_at=policy.not_before(now, message.zone or policy.default_zone, channel),
+        list_unsubscribe=link_for(session, policy.base_url, message.kind, message.recipient, now),
     )
     session.add(row)
     session.flush()

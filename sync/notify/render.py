@@ -168,6 +168,7 @@ def build_email(
     date: datetime,
     images: Sequence[InlineImage] = (),
     cc: str | None = None,
+    list_unsubscribe: str | None = None,
 ) -> EmailMessage:
     """Text and HTML alternatives; `images` make the HTML a multipart/related with `cid:` parts.
 
@@ -182,6 +183,9 @@ def build_email(
     mail["Message-ID"] = one_line(message_id)
     mail["Date"] = format_datetime(date)
     mail["Auto-Submitted"] = "auto-generated"
+    if list_unsubscribe:  # RFC 8058: the mail client's own "Unsubscribe" button, one POST, no sign-in
+        mail["List-Unsubscribe"] = f"<{one_line(list_unsubscribe)}>"
+        mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     mail.set_content(text)
     mail.add_alternative(html, subtype="html")
     if images:

@@ -52,6 +52,7 @@ class SmtpMailer:
                 date=row.created_at or datetime.now(UTC),
                 images=images_from_json(row.inline_images),
                 cc=row.cc,
+                list_unsubscribe=row.list_unsubscribe,
             )
         except AddressError as exc:
             raise DeliveryError(f"not a deliverable address: {exc}", permanent=True) from exc

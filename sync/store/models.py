@@ -146,6 +146,7 @@ class OutboxRow(Base):
     inline_images: Mapped[list[Any] | None] = mapped_column(JSON)
     cc: Mapped[str | None] = mapped_column(String(320))  # one address in copy (skip-level escalation)
     channel: Mapped[str] = mapped_column(String(32), default="email", server_default="email")  # who delivers it
+    list_unsubscribe: Mapped[str | None] = mapped_column(Text)  # the one-click "stop these" link (RFC 8058)
 
 
 class PauseRow(Base):
@@ -429,5 +430,6 @@ class AttendanceRow(Base):
 
 # Booking offers (issue 16) live in their own module, registered on the same metadata.
 from sync.store.booking_models import BookingOfferRow  # noqa: E402
+from sync.store.mail_models import MailOptOutRow  # noqa: E402
 
-__all__ = ["Base", "BookingOfferRow"]
+__all__ = ["Base", "BookingOfferRow", "MailOptOutRow"]
