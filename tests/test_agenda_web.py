@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from agenda_fixtures import FIRST, NOW, AgendaWorld, client_for, csrf, make_agenda_world, sign_in, weekly_world
-from google_fixtures import ALICE, BOB, CAROL, weekly_one_on_one
+from google_fixtures import ALICE, BOB, CAROL, instance_id, weekly_one_on_one
 
 from emulators.google import GoogleCalendarEmulator
 from emulators.smtp import MailSink
@@ -174,3 +174,27 @@ def test_open_action_items_are_carried_into_the_next_meeting(world: AgendaWorld)
     review = html.split('id="review"')[1].split("</section>")[0]
     assert "Book the training" in review and "Send the promo doc" not in review
     assert 'data-done="yes"' in html.split('id="past"')[1]  # the done item stays with its meeting
+
+
+def test_the_page_says_what_happened_to_the_slots_around_the_next_1on1(world: AgendaWorld) -> None:
+    """ "Next 1:1 Mon 16 Mar" never hides that 09 Mar was cancelled, nor that last week's moved."""
+    last_week, next_week = FIRST + timedelta(weeks=3), FIRST + timedelta(weeks=5)
+    world.emulator.patch_event(
+        ALICE,
+        instance_id("weekly0001", last_week),
+        {
+            "start": {"dateTime": (last_week + timedelta(days=1)).isoformat(), "timeZone": "UTC"},
+            "end": {"dateTime": (last_week + timedelta(days=1, minutes=30)).isoformat(), "timeZone": "UTC"},
+        },
+    )
+    world.emulator.delete_event(ALICE, instance_id("weekly0001", next_week))
+    world.cycle()
+    client = client_for(world)
+    sign_in(world, client, BOB)
+    html = client.get(f"/a/{world.page_id()}").get_data(as_text=True)
+    changes = re.findall(r'<li class="change change-(\w[\w-]*)">(.*?)</li>', html, re.S)
+    said = [(kind, " ".join(text.split())) for kind, text in changes]
+    assert said == [
+        ("moved", "Mon 23 Feb 2026, 11:00: moved to Tue 24 Feb 2026, 11:00"),  # in the 1:1's zone (Berlin)
+        ("cancelled", "Mon 09 Mar 2026, 11:00: cancelled, no new date yet"),
+    ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from rules.history import PairHistory, is_held
 from rules.model import Occurrence, OccurrenceOutcome
@@ -45,6 +45,39 @@ class PageView:
     review: tuple[Item, ...]  # open action items from earlier meetings
     past: tuple[MeetingView, ...] = field(default_factory=tuple)  # older meetings, newest first
     first_meeting: bool = False
+    # What happened to the slots around now — cancelled, moved, replaced — oldest first, so "Next 1:1 Mon
+    # 14 Dec" never hides that 07 Dec was cancelled.
+    changes: tuple[SlotChange, ...] = ()
+
+
+@dataclass(frozen=True)
+class SlotChange:
+    what: str  # cancelled | moved | replaced | no-show
+    slot: datetime  # the slot's original start
+    to: datetime | None = None  # where it went (moved) or the 1:1 that made up for it (replaced)
+    by_report: bool = False  # the report cancelled or declined it
+
+
+CHANGES_WINDOW = timedelta(weeks=4)  # how far back and ahead the page tells what happened to a slot
+
+
+def slot_changes(history: PairHistory | None, now: datetime) -> tuple[SlotChange, ...]:
+    if history is None:
+        return ()
+    found = []
+    for o in history.occurrences:
+        if not (now - CHANGES_WINDOW <= o.original_start <= now + CHANGES_WINDOW) or o.away:
+            continue
+        report_did = o.cancelled_by == history.pair.report
+        if o.outcome is OccurrenceOutcome.CANCELLED:
+            found.append(SlotChange("cancelled", o.original_start, o.moved_to, report_did))
+        elif o.outcome is OccurrenceOutcome.REPLACED:
+            found.append(SlotChange("replaced", o.original_start, o.replaced_by, report_did))
+        elif o.outcome is OccurrenceOutcome.MOVED and o.start != o.original_start:
+            found.append(SlotChange("moved", o.original_start, o.start))
+        elif o.outcome is OccurrenceOutcome.NO_SHOW:
+            found.append(SlotChange("no-show", o.original_start))
+    return tuple(sorted(found, key=lambda c: c.slot))
 
 
 def _meetings(history: PairHistory | None, now: datetime) -> tuple[list[Occurrence], Occurrence | None]:
@@ -136,4 +169,5 @@ def build_page(
         review=review,
         past=tuple(past),
         first_meeting=is_new and not held,
+        changes=slot_changes(history, now),
     )
