@@ -35,7 +35,7 @@ def test_the_page_shows_nothing_without_a_session_and_unknown_ids_look_the_same(
         assert response.status_code == 401
         text = response.get_data(as_text=True)
         assert "Email me a sign-in link" in text and "Talking points" not in text and "Bob" not in text
-    assert client.get("/").status_code == 404  # nothing lists pages
+    assert "/a/" not in client.get("/").get_data(as_text=True)  # without a session, nothing lists pages
     assert known.headers["Referrer-Policy"] == "no-referrer"
     assert "frame-ancestors 'none'" in known.headers["Content-Security-Policy"]
 
@@ -198,3 +198,16 @@ def test_the_page_says_what_happened_to_the_slots_around_the_next_1on1(world: Ag
         ("moved", "Mon 23 Feb 2026, 11:00: moved to Tue 24 Feb 2026, 11:00"),  # in the 1:1's zone (Berlin)
         ("cancelled", "Mon 09 Mar 2026, 11:00: cancelled, no new date yet"),
     ]
+
+
+def test_the_front_page_lists_the_viewers_own_1on1s_and_only_them(world: AgendaWorld) -> None:
+    client = client_for(world)
+    signed_out = client.get("/")
+    assert signed_out.status_code == 200 and "Open the link in a oneonone email" in signed_out.get_data(as_text=True)
+    assert "/a/" not in signed_out.get_data(as_text=True)
+    sign_in(world, client, BOB)
+    html = client.get("/").get_data(as_text=True)
+    assert f'href="/a/{world.page_id()}"' in html and "Alice" in html and "your manager" in html
+    sign_in(world, client, CAROL)  # in no pair here
+    html = client.get("/").get_data(as_text=True)
+    assert "/a/" not in html and "No 1:1 page is yours yet" in html

@@ -21,7 +21,17 @@ from sync.agenda.deps import AgendaDeps
 from sync.agenda.first_meeting import MORE_QUESTIONS_URL, NOT_A_STATUS_UPDATE, QUESTIONS, STANDING_TOPICS
 from sync.agenda.meetings import pair_history, zone_of
 from sync.agenda.page import anchor_for, build_page
-from sync.agenda.store import ITEM_ERRORS, ItemError, add_item, delete_item, edit_item, items_of, pair_by_page, set_done
+from sync.agenda.store import (
+    ITEM_ERRORS,
+    ItemError,
+    add_item,
+    delete_item,
+    edit_item,
+    items_of,
+    pair_by_page,
+    pairs_of,
+    set_done,
+)
 from sync.agenda.views import template_helpers
 from sync.notify.render import display_name
 from sync.store.models import AgendaPairRow
@@ -104,6 +114,25 @@ def create_blueprint(deps: AgendaDeps) -> Blueprint:
         if not auth.pair_in_force(session, pair):
             return None
         return pair, email
+
+    @bp.get("/")
+    def mine() -> Response:
+        """After sign-in, the viewer's own 1:1 pages (only pairs still in force); before, how to sign in."""
+        with deps.db.session() as session:
+            email = viewer(session)
+            rows = [] if email is None else [p for p in pairs_of(session, email) if auth.pair_in_force(session, p)]
+            pairs = [
+                {
+                    "page_id": p.page_id,
+                    "other_name": display_name(p.report if p.manager == email else p.manager),
+                    "role": "your report" if p.manager == email else "your manager",
+                }
+                for p in rows
+            ]
+        pairs.sort(key=lambda p: (p["role"], p["other_name"]))
+        response = make_response(render_template("agenda/mine.html", viewer=email, pairs=pairs), 200)
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     @bp.get("/a/<page_id>")
     def page(page_id: str) -> Response:
