@@ -211,3 +211,24 @@ def test_the_front_page_lists_the_viewers_own_1on1s_and_only_them(world: AgendaW
     sign_in(world, client, CAROL)  # in no pair here
     html = client.get("/").get_data(as_text=True)
     assert "/a/" not in html and "No 1:1 page is yours yet" in html
+
+
+def test_a_deleted_item_can_be_brought_back_for_a_day(world: AgendaWorld) -> None:
+    client = client_for(world)
+    sign_in(world, client, BOB)
+    page = f"/a/{world.page_id()}"
+    client.post(f"{page}/items", data={"kind": "topic", "text": "My promotion case", "csrf": csrf(client.get(page))})
+    item = re.search(r'id="item-(\d+)"', client.get(page).get_data(as_text=True))
+    assert item is not None
+    gone = client.post(f"{page}/items/{item[1]}/delete", data={"csrf": csrf(client.get(page))})
+    assert gone.status_code == 303 and gone.headers["Location"].endswith(f"{page}?undo={item[1]}#undo")
+    html = client.get(gone.headers["Location"]).get_data(as_text=True)
+    assert "Deleted: “My promotion case”." in html and f'id="item-{item[1]}"' not in html  # gone at once
+    client.post(f"{page}/items/{item[1]}/restore", data={"csrf": csrf(client.get(page))})
+    assert f'id="item-{item[1]}"' in client.get(page).get_data(as_text=True)  # back, where it was
+
+    client.post(f"{page}/items/{item[1]}/delete", data={"csrf": csrf(client.get(page))})
+    world.now[0] += timedelta(days=1, minutes=1)  # past the undo window: the offer is gone, and so is the item
+    assert "Deleted:" not in client.get(f"{page}?undo={item[1]}").get_data(as_text=True)
+    late = client.post(f"{page}/items/{item[1]}/restore", data={"csrf": csrf(client.get(page))})
+    assert "error=gone" in late.headers["Location"]

@@ -26,10 +26,12 @@ from sync.agenda.store import (
     ItemError,
     add_item,
     delete_item,
+    deleted_text,
     edit_item,
     items_of,
     pair_by_page,
     pairs_of,
+    restore_item,
     set_done,
 )
 from sync.agenda.views import template_helpers
@@ -147,6 +149,9 @@ def create_blueprint(deps: AgendaDeps) -> Blueprint:
             view = build_page(pair.manager, pair.report, history, items_of(session, pair.id), now, is_new=pair.is_new)
             other = pair.report if email == pair.manager else pair.manager
             zone = zone_of(email, context, deps.policy.default_zone, partner=other)
+            asked = request.args.get("undo", "")
+            text = deleted_text(session, pair.id, int(asked), now) if asked.isdigit() and len(asked) < 12 else None
+            undo = {"id": int(asked), "text": text} if text is not None else None
         html = render_template(
             "agenda/page.html",
             page=view,
@@ -155,6 +160,7 @@ def create_blueprint(deps: AgendaDeps) -> Blueprint:
             zone=zone,
             csrf=form_csrf()[0],
             error=ITEM_ERRORS.get(request.args.get("error", "")),
+            undo=undo,
             questions=QUESTIONS,
             more_questions_url=MORE_QUESTIONS_URL,
             not_a_status_update=NOT_A_STATUS_UPDATE,
@@ -242,6 +248,8 @@ def create_blueprint(deps: AgendaDeps) -> Blueprint:
             return redirect(f"/a/{page_id}?error={exc.code}", 303)
         if deps.on_change is not None:
             deps.on_change(pair_id)
+        if anchor.startswith("undo-"):  # deleted: the page offers to bring it back
+            return redirect(f"/a/{page_id}?undo={anchor.removeprefix('undo-')}#undo", 303)
         return redirect(f"/a/{page_id}#{anchor}", 303)
 
     @bp.post("/a/<page_id>/items")
@@ -294,8 +302,16 @@ def create_blueprint(deps: AgendaDeps) -> Blueprint:
     @bp.post(f"/a/<page_id>/items/{ITEM_ID}/delete")
     def remove(page_id: str, item_id: int) -> Response:
         def act(session: Session, pair: AgendaPairRow, email: str, now: datetime) -> str:
-            delete_item(session, pair.id, item_id)
-            return "next"
+            delete_item(session, pair.id, item_id, now)
+            return f"undo-{item_id}"
+
+        return edit(page_id, act)
+
+    @bp.post(f"/a/<page_id>/items/{ITEM_ID}/restore")
+    def restore(page_id: str, item_id: int) -> Response:
+        def act(session: Session, pair: AgendaPairRow, email: str, now: datetime) -> str:
+            restore_item(session, pair.id, item_id, now)
+            return f"item-{item_id}"
 
         return edit(page_id, act)
 

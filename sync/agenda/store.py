@@ -158,7 +158,7 @@ def rotate(session: Session, row: AgendaPairRow, now: datetime) -> str:
 def items_of(session: Session, pair_id: int) -> list[Item]:
     rows = session.scalars(
         select(AgendaItemRow)
-        .where(AgendaItemRow.pair_id == pair_id)
+        .where(AgendaItemRow.pair_id == pair_id, AgendaItemRow.deleted_at.is_(None))
         .order_by(AgendaItemRow.created_at, AgendaItemRow.id)
     )
     return [_item(r) for r in rows]
@@ -205,9 +205,9 @@ def add_item(
     return _item(row)
 
 
-def _own_row(session: Session, pair_id: int, item_id: int) -> AgendaItemRow:
+def _own_row(session: Session, pair_id: int, item_id: int, *, deleted: bool = False) -> AgendaItemRow:
     row = session.get(AgendaItemRow, item_id)
-    if row is None or row.pair_id != pair_id:
+    if row is None or row.pair_id != pair_id or (row.deleted_at is not None) != deleted:
         raise ItemError("gone")
     return row
 
@@ -239,8 +239,29 @@ def set_done(session: Session, pair_id: int, item_id: int, done: bool, *, editor
     row.updated_by, row.updated_at = editor, now
 
 
-def delete_item(session: Session, pair_id: int, item_id: int) -> None:
-    session.delete(_own_row(session, pair_id, item_id))
+UNDO_FOR = timedelta(days=1)  # how long a deleted item can be brought back
+
+
+def delete_item(session: Session, pair_id: int, item_id: int, now: datetime) -> str:
+    """Deleted from the page at once, kept for `UNDO_FOR` so "Undo" can bring it back; returns its text."""
+    row = _own_row(session, pair_id, item_id)
+    row.deleted_at = now
+    return row.text
+
+
+def deleted_text(session: Session, pair_id: int, item_id: int, now: datetime) -> str | None:
+    """The text of an item deleted in the undo window (for the page's "Deleted … Undo"), else None."""
+    row = session.get(AgendaItemRow, item_id)
+    if row is None or row.pair_id != pair_id or row.deleted_at is None or row.deleted_at < now - UNDO_FOR:
+        return None
+    return row.text
+
+
+def restore_item(session: Session, pair_id: int, item_id: int, now: datetime) -> None:
+    row = _own_row(session, pair_id, item_id, deleted=True)
+    if row.deleted_at is not None and row.deleted_at < now - UNDO_FOR:
+        raise ItemError("gone")
+    row.deleted_at = None
 
 
 def apply_retention(session: Session, now: datetime, days: int | None) -> int:
@@ -248,6 +269,7 @@ def apply_retention(session: Session, now: datetime, days: int | None) -> int:
     session.execute(delete(AgendaSignInRow).where(AgendaSignInRow.expires_at < now - timedelta(days=1)))
     session.execute(delete(AgendaSessionRow).where(AgendaSessionRow.expires_at < now))
     session.execute(delete(AgendaOidcLoginRow).where(AgendaOidcLoginRow.expires_at < now - timedelta(days=1)))
+    session.execute(delete(AgendaItemRow).where(AgendaItemRow.deleted_at < now - UNDO_FOR))
     if days is None:
         return 0
     cutoff = now - timedelta(days=days)

@@ -237,6 +237,7 @@ class AgendaItemRow(Base):
     created_at: Mapped[datetime]
     updated_by: Mapped[str] = mapped_column(String(320))
     updated_at: Mapped[datetime]
+    deleted_at: Mapped[datetime | None]  # deleted from the page: kept a day for "Undo", then purged
 
 
 class AgendaWriteRow(Base):
