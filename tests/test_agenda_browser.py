@@ -157,6 +157,11 @@ def test_sign_in_by_email_add_a_talking_point_and_carry_open_action_items(
     assert mobile.locator("#review").is_visible()
     width = mobile.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, "no sideways scrolling on a phone"
+    heights = mobile.eval_on_selector_all(
+        "button:not(.box):not(.link), select, input[type=text], input[type=date]",
+        "els => els.filter(e => e.offsetParent !== null).map(e => e.getBoundingClientRect().height)",
+    )
+    assert heights and min(heights) >= 40, "touch targets of at least 40 px"
     shot(mobile, "05-phone")
     phone.close()
     context.close()
