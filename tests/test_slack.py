@@ -387,6 +387,9 @@ def test_the_emulator_keeps_each_dm_as_json_and_a_picture_for_the_demo(
     record = json.loads(saved.read_text())
     assert record["to"] == ALICE and record["blocks"][0]["type"] == "header"
     assert saved.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
+    shots = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)  # the preview, kept with the other screenshots to look at
+    (shots / "slack-warning.png").write_bytes(saved.with_suffix(".png").read_bytes())
 
 
 def test_quiet_hours_off_even_as_yaml_reads_it() -> None:
