@@ -66,6 +66,11 @@ def test_findings_filter_by_person_and_rule_and_explain_one(tmp_path: Path, caps
     assert main(["--config", config, "findings", "explain", "9999"]) == 1
     assert "no finding has id 9999" in capsys.readouterr().err
 
+    # The ICS manager's links can never be written: no intent is recorded for them, so nothing says "intended".
+    assert main(["--config", config, "agenda", "status"]) == 0
+    status = capsys.readouterr().out
+    assert "ximena.larsen" in status and "intended" not in status and "ics " not in status
+
     # Acknowledged: recorded with who and why, no longer "needs attention" in the report.
     target = next(f for f in every if f["status"] == "open" and not f["digest_only"])
     pair = [target["manager"], target["report"]]

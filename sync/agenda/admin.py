@@ -89,7 +89,9 @@ def status(runtime: Runtime) -> list[PairStatus]:
     with runtime.db.session() as session:
         writes: dict[int, list[tuple[str, str, str, str]]] = {}
         for row in session.scalars(select(AgendaWriteRow).order_by(AgendaWriteRow.id)):
-            writes.setdefault(row.pair_id, []).append((row.provider, row.calendar, row.event_id, row.state))
+            # An intent on a calendar no writer can change (left by an older version) will never be written.
+            state = row.state if row.provider in runtime.writers or row.state != "intended" else "read-only calendar"
+            writes.setdefault(row.pair_id, []).append((row.provider, row.calendar, row.event_id, state))
         return [
             PairStatus(p.manager, p.report, page_url(base, p.page_id), p.is_new, tuple(writes.get(p.id, [])))
             for p in session.scalars(select(AgendaPairRow).order_by(AgendaPairRow.manager, AgendaPairRow.report))

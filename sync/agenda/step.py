@@ -128,14 +128,14 @@ def write_links(
     if dry_run:
         try:
             with db.session() as session:
-                report.decisions = plan(session, settings, targets, base_url, now)
+                report.decisions = plan(session, settings, targets, base_url, now, writers)
                 raise _DryRun
         except _DryRun:
             pass  # rolled back: nothing recorded, nothing written
         return report
     with db.session() as session:
         serialize(session)  # replicas take turns recording intents
-        decisions = plan(session, settings, targets, base_url, now)
+        decisions = plan(session, settings, targets, base_url, now, writers)
     report.decisions = decisions
     # The intents are committed: only now may the providers be called.
     run_writes(db, writers, decisions, base_url, now, report, readd=settings.agenda.readd_removed, crash=crash)

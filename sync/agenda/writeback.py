@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -149,9 +149,17 @@ def find_targets(
 
 
 def plan(
-    session: Session, settings: Settings, targets: Iterable[Target], base_url: str, now: datetime
+    session: Session,
+    settings: Settings,
+    targets: Iterable[Target],
+    base_url: str,
+    now: datetime,
+    writable: Container[str] | None = None,
 ) -> list[Decision]:
-    """Record the intended writes (the caller commits before any provider call) and say what happens."""
+    """Record the intended writes (the caller commits before any provider call) and say what happens.
+
+    A calendar no writer can change (an ICS feed) gets no intent at all: an intent there would say
+    "intended" for ever. `writable`: the providers that can be written (None: all)."""
     agenda = settings.agenda
     decisions = []
     for target in targets:
@@ -159,6 +167,10 @@ def plan(
         if pair is None:
             continue
         url = page_url(base_url, pair.page_id)
+        if writable is not None and target.provider not in writable:
+            reason = f"a read-only calendar ({target.provider}): the link reaches them by email instead"
+            decisions.append(Decision(target, "skip", reason, url))
+            continue
         if not agenda.attach_for(target.provider):
             decisions.append(Decision(target, "skip", f"agenda.attach is off for {target.provider}", url))
             continue
