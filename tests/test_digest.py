@@ -20,7 +20,7 @@ from sync.cycle import run_cycle
 from sync.notify.graph_mail import message_payload
 from sync.notify.smtp import SmtpMailer
 from sync.runtime import Runtime, build_runtime
-from sync.store.models import DigestRow, OutboxRow
+from sync.store.models import DigestRow, FindingRow, OutboxRow
 from sync.views.timeline import SCALE, size
 from sync.web import agenda_deps, create_app
 
@@ -205,3 +205,18 @@ def test_the_digest_can_be_stopped_with_one_click_and_started_again(database_url
     assert world.at(NOW + timedelta(weeks=3)) == 2
     warnings = [m for m in sink.messages if not str(m["Subject"]).startswith(DIGEST_SUBJECT)]
     assert warnings and all(m["List-Unsubscribe"] is None for m in warnings)  # a warning cannot be switched off
+
+
+def test_an_acknowledged_finding_shows_as_acknowledged_and_does_not_need_attention(
+    database_url: str, sink: MailSink
+) -> None:
+    world = make_world(database_url, sink)
+    world.now[0] = NOW
+    run_cycle(world.runtime)
+    with world.runtime.db.session() as session:
+        gap = session.query(FindingRow).filter_by(manager=M, report=P, rule="cadence-gap", status="open").one()
+        gap.acknowledged_at, gap.acknowledged_by, gap.ack_reason = NOW, "ravi", "Pia is on parental leave"
+    assert digest_job(world.runtime)() == 2
+    text = _digest_for(world, M).get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "no 1:1 for too long (acknowledged by ravi: Pia is on parental leave)" in text
+    assert "Open findings: a gap is coming, cancelled without a new date ×3" in text  # no longer "too long" there
