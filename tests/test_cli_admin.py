@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import socket
 from pathlib import Path
 
@@ -158,3 +159,21 @@ def test_a_first_full_sync_of_many_calendars_on_a_terminal_shows_progress(tmp_pa
     assert wants_progress(runtime, terminal) and not wants_progress(runtime, pipe)  # a script sees no bar
     calendars.pop()
     assert not wants_progress(runtime, terminal)  # a handful of calendars: over before a bar would help
+
+
+def test_an_unreadable_key_file_is_named_with_exit_2_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = tmp_path / "key.json"
+    key.write_text("{}", encoding="utf-8")
+    key.chmod(0o000)
+    # CI runs as root, which reads any file: the OS is asked the question a daemon's own user would get answered.
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == key else real_access(p, mode))
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"google": {"service_account_file": str(key), "calendars": [ALICE]}}), "utf-8")
+    path.chmod(0o600)
+    for command in (["check-config"], ["sync", "--once"]):
+        assert main(["--config", str(path), *command]) == 2
+        err = capsys.readouterr().err
+        assert f"google.service_account_file: cannot read {key}: permission denied" in err and "Traceback" not in err
