@@ -6,6 +6,7 @@ truth: the same directory, pauses, zones and stale calendars.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -22,9 +23,14 @@ from sync.store.events import load_events
 from sync.store.models import CalendarRow, PairSeenRow, PauseRow
 
 
+def calendar_zones(rows: Sequence[CalendarRow]) -> dict[str, str]:
+    """Each watched calendar's own zone, as its provider reported it."""
+    return {row.calendar: row.time_zone for row in rows if row.time_zone}
+
+
 def evaluation_context(session: Session, settings: Settings, now: datetime) -> EvaluationContext:
     rows = session.scalars(select(CalendarRow)).all()
-    zones = {row.calendar: row.time_zone for row in rows if row.time_zone}
+    zones = calendar_zones(rows)
     pauses = tuple(
         Pause(manager=p.manager, report=p.report, until=p.until, since=p.since)
         for p in session.scalars(select(PauseRow))

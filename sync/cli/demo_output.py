@@ -15,7 +15,8 @@ from rich.console import Console
 from sqlalchemy import select
 
 from sync.actions.findings import finding_rows
-from sync.cli.findings import calendar_zones, email_status, findings_table
+from sync.cli.findings import email_status, findings_table, watched_zones
+from sync.logs import TEXT_FORMAT
 from sync.notify.render import TITLES, display_name
 from sync.runtime import Runtime
 from sync.store.models import FindingRow, OutboxRow
@@ -36,7 +37,7 @@ def print_findings(runtime: Runtime, console: Console, shown: Shown) -> None:
     now = runtime.clock()
     with runtime.db.session() as session:
         rows = [r for r in finding_rows(session, status="open")]
-        zones = calendar_zones(session)
+        zones = watched_zones(session)
         default = runtime.settings.time_zone
         now_shown = {r.id: (r.status, email_status(r, now, zones.get(r.manager, default))) for r in rows}
         if now_shown == shown.rows:
@@ -62,7 +63,7 @@ def log_to_file(folder: Path) -> logging.Handler:
     for handler in root.handlers:
         handler.setLevel(max(handler.level, logging.WARNING))
     to_file = logging.FileHandler(path, encoding="utf-8")
-    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    to_file.setFormatter(logging.Formatter(TEXT_FORMAT))
     to_file.setLevel(logging.INFO)
     root.addHandler(to_file)
     if root.getEffectiveLevel() > logging.INFO:

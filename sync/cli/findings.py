@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from sync.actions.findings import finding_as_dict, finding_rows
 from sync.config import Settings
+from sync.evaluation import calendar_zones
 from sync.notify.render import TITLES, display_name
 from sync.store.db import Database
 from sync.store.models import CalendarRow, FindingRow
@@ -48,9 +49,8 @@ def email_status(row: FindingRow, now: datetime, zone: str) -> str:
     return "queued"
 
 
-def calendar_zones(session: Session) -> dict[str, str]:
-    """Each watched calendar's own zone (as its provider reported it)."""
-    return {c: z for c, z in session.execute(select(CalendarRow.calendar, CalendarRow.time_zone)) if z}
+def watched_zones(session: Session) -> dict[str, str]:
+    return calendar_zones(session.scalars(select(CalendarRow)).all())
 
 
 def findings_table(
@@ -116,17 +116,24 @@ def cmd_findings(args: argparse.Namespace, console: Console, load: Load) -> int:
         if args.format == "json":
             sys.stdout.write(json.dumps([finding_as_dict(r) for r in rows], indent=2) + "\n")
             return 0
-        zones = calendar_zones(session)
+        zones = watched_zones(session)
         console.print(findings_table(rows, datetime.now(UTC), zones, settings.time_zone))
         if rows:
             console.print("Why one was found: oneonone findings explain ID")
     return 0
 
 
-def _explain(session: Session, finding_id: int, console: Console) -> int:
+def _finding(session: Session, finding_id: int) -> FindingRow | None:
+    """The finding by its id, or None after saying where ids are found."""
     row = session.get(FindingRow, finding_id)
     if row is None:
         sys.stderr.write(f"no finding has id {finding_id} (the ids are in the first column of `oneonone findings`)\n")
+    return row
+
+
+def _explain(session: Session, finding_id: int, console: Console) -> int:
+    row = _finding(session, finding_id)
+    if row is None:
         return 1
     console.print(f"[bold]{TITLES.get(row.rule, row.rule)}[/bold] — {row.manager} / {row.report} ({row.rule})")
     console.print(row.message, markup=False)
@@ -137,9 +144,8 @@ def _explain(session: Session, finding_id: int, console: Console) -> int:
 
 def _acknowledge(session: Session, finding_id: int, args: argparse.Namespace, console: Console) -> int:
     """Recorded with who and when; the finding leaves "needs attention" and is never emailed again."""
-    row = session.get(FindingRow, finding_id)
+    row = _finding(session, finding_id)
     if row is None:
-        sys.stderr.write(f"no finding has id {finding_id} (the ids are in the first column of `oneonone findings`)\n")
         return 1
     reason = (args.reason or "").strip()
     if not reason:

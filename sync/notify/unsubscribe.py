@@ -30,6 +30,7 @@ from sync.store.models import MailOptOutRow
 GROUPS = {"digest": "digest", "agenda-nudge": "nudge", "notes-nudge": "nudge"}
 WORDS = {"digest": "weekly digests of your 1:1s", "nudge": "reminders to prepare and note your 1:1s"}
 SECRET = "unsubscribe.secret"
+Said = tuple[str, str, str | None, str | None]  # a page: title, text, the button's action suffix, its words
 
 
 def _sign(secret: str, email: str, group: str) -> str:
@@ -88,34 +89,30 @@ def unsubscribe_blueprint(db: Database, clock: Callable[[], datetime]) -> Bluepr
         with db.session() as session:
             return read_token(app_secret(session, SECRET, clock()), token)
 
-    @bp.get("/unsubscribe/<token>")
-    def confirm(token: str) -> Response:
+    def answer(token: str, act: Callable[[Session, str, str], Said]) -> Response:
+        """The token checked once for every route: a made-up or altered one is a 404, whatever was asked."""
         found = who(token)
         if found is None:
             return make_response("This link is not valid (it may be cut short in your mail app).", 404)
-        email, group = found
-        return _page("Stop these emails?", f"You, {email}, will get no more {WORDS[group]}.", token, "", "Stop them")
-
-    @bp.post("/unsubscribe/<token>")
-    def stop(token: str) -> Response:
-        found = who(token)
-        if found is None:
-            return make_response("This link is not valid.", 404)
-        email, group = found
         with db.session() as session:
-            row = {"email": email, "kind": group, "created_at": clock()}
-            insert_missing(session, MailOptOutRow, row, ["email", "kind"])
+            title, text, action, button = act(session, *found)
+        return _page(title, text, token, action, button)
+
+    def confirm(session: Session, email: str, group: str) -> Said:
+        return "Stop these emails?", f"You, {email}, will get no more {WORDS[group]}.", "", "Stop them"
+
+    def stop(session: Session, email: str, group: str) -> Said:
+        insert_missing(
+            session, MailOptOutRow, {"email": email, "kind": group, "created_at": clock()}, ["email", "kind"]
+        )
         text = f"You, {email}, will get no more {WORDS[group]}. Warnings about a broken 1:1 rule still come."
-        return _page("Done", text, token, "/undo", "Undo: send them again")
+        return "Done", text, "/undo", "Undo: send them again"
 
-    @bp.post("/unsubscribe/<token>/undo")
-    def undo(token: str) -> Response:
-        found = who(token)
-        if found is None:
-            return make_response("This link is not valid.", 404)
-        email, group = found
-        with db.session() as session:
-            session.execute(delete(MailOptOutRow).where(MailOptOutRow.email == email, MailOptOutRow.kind == group))
-        return _page("Back on", f"You, {email}, will get {WORDS[group]} again.", token, "", "Stop them after all")
+    def undo(session: Session, email: str, group: str) -> Said:
+        session.execute(delete(MailOptOutRow).where(MailOptOutRow.email == email, MailOptOutRow.kind == group))
+        return "Back on", f"You, {email}, will get {WORDS[group]} again.", "", "Stop them after all"
 
+    bp.add_url_rule("/unsubscribe/<token>", "confirm", lambda token: answer(token, confirm), methods=["GET"])
+    bp.add_url_rule("/unsubscribe/<token>", "stop", lambda token: answer(token, stop), methods=["POST"])
+    bp.add_url_rule("/unsubscribe/<token>/undo", "undo", lambda token: answer(token, undo), methods=["POST"])
     return bp
