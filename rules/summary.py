@@ -136,6 +136,7 @@ def summarize(history: PairHistory, since: datetime, max_gap_days: int = 14) -> 
 class WeekCell:
     monday: date  # in the manager's zone
     state: str  # one of WEEK_STATES
+    days: int = 7  # days of the week gone by: fewer for the week under way, so it is not drawn as a full one
 
     @property
     def label(self) -> str:
@@ -146,12 +147,13 @@ def _monday(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def week_cells(history: PairHistory, weeks: int = 12) -> list[WeekCell]:
+def week_cells(history: PairHistory, weeks: int = 12, max_gap_days: int = 14) -> list[WeekCell]:
     """The last `weeks` weeks (Monday to Sunday, manager's zone), the current week last.
 
     A week with no 1:1 is a `gap` when more than the pair's cadence had passed since the last one
     that took place (or since the pair began) by the week's end, else `none` (not due, or before
-    the pair began).
+    the pair began). A rhythm slower than the house rule allows (a monthly series, with at most
+    `max_gap_days` between 1:1s) is judged by the house rule: its empty weeks past it are gaps.
     """
     tz = history.tz
     today = local_date(history.now, tz)
@@ -170,11 +172,12 @@ def week_cells(history: PairHistory, weeks: int = 12) -> list[WeekCell]:
         monday = first + timedelta(weeks=n)
         found = states.get(monday, set())
         state = next((s for s in _WEEK_PRIORITY if s in found), None)
-        cells.append(WeekCell(monday, state or _empty_week(history, monday, took_place, today)))
+        empty = _empty_week(history, monday, took_place, today, min(history.cadence_days, max_gap_days))
+        cells.append(WeekCell(monday, state or empty, min(7, (today - monday).days + 1)))
     return cells
 
 
-def _empty_week(history: PairHistory, monday: date, took_place: Sequence[date], today: date) -> str:
+def _empty_week(history: PairHistory, monday: date, took_place: Sequence[date], today: date, due_days: int) -> str:
     end = min(monday + timedelta(days=6), today)
     if end < monday or (history.pair.start is not None and monday + timedelta(days=6) < history.pair.start):
         return NONE
@@ -184,7 +187,7 @@ def _empty_week(history: PairHistory, monday: date, took_place: Sequence[date], 
     since = max(before) if before else history.pair.start
     if since is None:
         return NONE
-    return GAP if (end - since).days > history.cadence_days else NONE
+    return GAP if (end - since).days > due_days else NONE
 
 
 @dataclass(frozen=True)

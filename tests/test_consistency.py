@@ -22,8 +22,8 @@ from sync.runtime import utc_now
 from sync.store.db import Database
 from sync.views.orgpage import OrgDeps, org_view
 
-PAIR = re.compile(r"^(?P<name>[^\n<]+) <(?P<report>[^>]+)>$", re.M)
-GAP = re.compile(r"\| (?P<days>\d+) days since the last one(?P<late> \(too long\))?")
+PAIR = re.compile(r"^(?P<name>[^\n<]+) <(?P<report>[^>]+)>(?: \(calendar data is stale\))?$", re.M)
+GAP = re.compile(r"\| (?P<days>\d+) days? since the last one(?P<late> \(too long\))?")
 COUNTS = re.compile(
     r"\d+ weeks: (?P<held>\d+) held, (?P<moved>\d+) moved, (?P<replaced>\d+) replaced, (?P<cancelled>\d+)"
 )
@@ -43,6 +43,8 @@ def _digests(folder: Path) -> dict[tuple[str, str], dict[str, object]]:
             gap, counts = GAP.search(body), COUNTS.search(body)
             assert counts is not None, body
             found[(manager, report)] = {
+                "attention": "Needs your attention." in body,
+                "subject": str(mail["Subject"]),
                 "gap_days": int(gap["days"]) if gap else None,
                 "too_long": bool(gap and gap["late"]),
                 **{k: int(v) for k, v in counts.groupdict().items()},
@@ -83,6 +85,27 @@ def test_every_surface_of_the_demo_org_tells_the_same_figures(
     assert {p for p, d in digest.items() if d["too_long"]} == broken & set(digest)
     for pair in broken:
         assert report[pair]["open_findings"].get("cadence-gap") == 1  # type: ignore[union-attr]
+
+    # "Needs attention" is one set of pairs: open findings that are or will be emailed — the report's flag, the
+    # findings' flag, the digest's badge and its subject's count; history never emailed is not in it.
+    attention = {(f["manager"], f["report"]) for f in findings if f["needs_attention"]}
+    assert attention, "the demo org has findings to act on"
+    assert {p for p, r in report.items() if r["needs_attention"]} == attention
+    assert {p for p, d in digest.items() if d["attention"]} == attention & set(digest)
+    for manager in {m for m, _ in digest}:
+        mine = [d for (m, _), d in digest.items() if m == manager]
+        count = sum(1 for d in mine if d["attention"])
+        subject = str(mine[0]["subject"])
+        assert (f"{count} need" in subject) if count else ("need" not in subject), subject
+    for f in findings:
+        # "Emailed" in words: what needs attention was sent or is on its way; the rest never will be.
+        assert f["email"] in (
+            ("sent", "due", "queued")
+            if f["needs_attention"]
+            else ("not emailed", "digest only", "acknowledged", "sent, acknowledged")
+        ), f
+    quiet = [f for f in findings if not f["needs_attention"]]
+    assert quiet, "the demo org has findings recorded but never emailed (its history, the digest-only ones)"
 
     # The org page: per manager, the same number of reports and a late gap exactly where a report's is too long.
     settings = load_settings(Path(config))

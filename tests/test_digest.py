@@ -5,15 +5,16 @@ from __future__ import annotations
 import base64
 import io
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-from PIL import Image
+from PIL import Image, ImageChops
 from rules_builders import B, M, P, R
 from views_fixtures import NOW, org_settings, seed
 
 from emulators.smtp import MailSink
+from rules.summary import CANCELLED, GAP, HELD, WeekCell
 from sync.actions.digest import digest_job, is_due, iso_week
 from sync.config import parse_settings
 from sync.cycle import run_cycle
@@ -21,7 +22,7 @@ from sync.notify.graph_mail import message_payload
 from sync.notify.smtp import SmtpMailer
 from sync.runtime import Runtime, build_runtime
 from sync.store.models import DigestRow, FindingRow, OutboxRow
-from sync.views.timeline import SCALE, size
+from sync.views.timeline import CELL, SCALE, SPACE, legend, size, swatch_png, timeline_png
 from sync.web import agenda_deps, create_app
 
 DIGEST_SUBJECT = "Your 1:1s, week"
@@ -77,7 +78,10 @@ def test_the_digest_arrives_over_smtp_with_inline_timelines_and_a_text_part(data
     text = mail.get_body(("plain",)).get_content()
 
     images = [part for part in mail.walk() if part.get_content_type() == "image/png"]
-    assert len(images) == 2  # one timeline per pair
+    strips = [part for part in images if part.get_filename().startswith("timeline-")]
+    keys = [part for part in images if part.get_filename().startswith("key-")]
+    assert len(strips) == 2  # one timeline per pair
+    assert len(keys) == len(legend()) + 1  # the legend's keys, and the week under way
     width, height = size(12)
     for part in images:
         cid = part["Content-ID"].strip("<>")
@@ -87,7 +91,8 @@ def test_the_digest_arrives_over_smtp_with_inline_timelines_and_a_text_part(data
         assert len(data) < 20_000
         picture = Image.open(io.BytesIO(data))
         picture.verify()
-        assert picture.format == "PNG" and picture.size == (width * SCALE, height * SCALE)
+        expected = (width * SCALE, height * SCALE) if part in strips else (CELL * SCALE, CELL * SCALE)
+        assert picture.format == "PNG" and picture.size == expected
 
     # The table, in the manager's zone, with the hand-computed figures.
     assert "Raj" in html and "Pia" in html and "Mon 03 Mar 10:00" in html
@@ -104,7 +109,7 @@ def test_the_digest_arrives_over_smtp_with_inline_timelines_and_a_text_part(data
 
     bea = _digest_for(world, B)
     assert "1 report" in bea["Subject"] and "need" not in bea["Subject"]
-    assert len([p for p in bea.walk() if p.get_content_type() == "image/png"]) == 1
+    assert len([p for p in bea.walk() if str(p.get_filename() or "").startswith("timeline-")]) == 1
 
 
 def test_digest_only_findings_are_never_emailed_as_warnings(database_url: str, sink: MailSink) -> None:
@@ -174,7 +179,8 @@ def test_graph_sends_the_timelines_as_inline_attachments(database_url: str, sink
         session.expunge(row)
     message = message_payload(row)["message"]
     attachments = message["attachments"]
-    assert len(attachments) == 2
+    assert [a["name"] for a in attachments if a["name"].startswith("timeline-")] == ["timeline-1.png", "timeline-2.png"]
+    assert len(attachments) == 2 + len(legend()) + 1  # and the legend's keys, the week under way last
     for attachment in attachments:
         assert attachment["@odata.type"] == "#microsoft.graph.fileAttachment"
         assert attachment["isInline"] is True and attachment["contentType"] == "image/png"
@@ -220,3 +226,30 @@ def test_an_acknowledged_finding_shows_as_acknowledged_and_does_not_need_attenti
     text = _digest_for(world, M).get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "no 1:1 for too long (acknowledged by ravi: Pia is on parental leave)" in text
     assert "Open findings: a gap is coming, cancelled without a new date ×3" in text  # no longer "too long" there
+
+
+def _picture(data: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(data)).convert("RGB")
+
+
+def test_the_legend_keys_are_the_strips_own_cells_and_a_gap_stays_in_its_week() -> None:
+    """Each key of the legend is pixel for pixel the cell the strip draws for that state; the gap's
+    hatching never reaches the held week beside it; the week under way is drawn pale after today."""
+    monday = date(2025, 3, 3)
+    states = [HELD, GAP, CANCELLED, GAP]
+    cells = [WeekCell(monday + timedelta(weeks=n), state) for n, state in enumerate(states)]
+    cells.append(WeekCell(monday + timedelta(weeks=4), HELD, days=3))
+    strip = _picture(timeline_png(cells))
+    side, pitch = CELL * SCALE, (CELL + SPACE) * SCALE
+    for n, cell in enumerate(cells):
+        drawn = strip.crop((n * pitch, SCALE, n * pitch + side, SCALE + side))
+        key = _picture(swatch_png(cell.state, cell.days))
+        difference = ImageChops.difference(drawn, key).getextrema()
+        assert max(high for _, high in difference) <= 12, (n, cell.state)  # the same, bar palette rounding
+        if n == len(cells) - 1:
+            break
+        gutter = strip.crop((n * pitch + side, SCALE, (n + 1) * pitch, SCALE + side))
+        assert gutter.getcolors() == [(gutter.width * gutter.height, (255, 255, 255))], "nothing between weeks"
+    today = _picture(swatch_png(HELD, days=3))
+    past, future = today.getpixel((2, 2)), today.getpixel((side - 3, 2))
+    assert sum(future) > sum(past) + 200  # the days to come are pale

@@ -31,7 +31,7 @@ from sync.notify.render import render_admin_alert
 from sync.runtime import Runtime, build_runtime
 from sync.store.models import AgendaPairRow, FindingRow, OutboxRow
 from sync.views.orgpage import org_blueprint, org_deps
-from sync.views.timeline import SCALE, size
+from sync.views.timeline import CELL, SCALE, legend, size
 from sync.web import WebServer, agenda_deps, create_app
 
 pytestmark = pytest.mark.browser
@@ -137,7 +137,10 @@ def test_the_digest_renders_with_its_timelines(browser: Any, runtime: Runtime) -
     page.set_content(html)
     widths = page.eval_on_selector_all("img", "els => els.map(e => [e.naturalWidth, e.complete])")
     width, _ = size(12)
-    assert widths == [[width * SCALE, True], [width * SCALE, True]]
+    assert widths[:2] == [[width * SCALE, True], [width * SCALE, True]]  # the two timelines
+    assert widths[2:] == [[CELL * SCALE, True]] * (len(legend()) + 1)  # the legend's keys: the strip's own cells
+    shown = page.eval_on_selector_all("img", "els => els.slice(2).map(e => e.getBoundingClientRect().width)")
+    assert set(shown) == {16}
     assert page.locator("#summary tr").count() == 3  # the header and two reports
     assert "very short 1:1s" in page.inner_text("body")
     shot(page, "digest-email")

@@ -39,7 +39,7 @@ from sync.runtime import Runtime
 from sync.store.db import Database, only_one_replica, serialize
 from sync.store.models import DigestRow, FindingRow
 from sync.views.report import ReportRow, build_report, findings_text, local_day
-from sync.views.timeline import legend, size, timeline_png, timeline_text
+from sync.views.timeline import PARTIAL, PARTIAL_WORDS, legend, size, swatch_png, timeline_png, timeline_text
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def compose(
     pairs = []
     for n, row in enumerate(rows, start=1):
         s = row.summary
-        cells = week_cells(by_pair[(s.manager, s.report)], settings.digest.weeks)
+        cells = week_cells(by_pair[(s.manager, s.report)], settings.digest.weeks, settings.rules.max_gap_days)
         cid = f"timeline{n}.{week}@{sender_domain}"
         images.append(InlineImage(cid=cid, filename=f"timeline-{n}.png", data=timeline_png(cells)))
         pairs.append(
@@ -167,6 +167,7 @@ def compose(
                 "summary": s,
                 # In words, not rule ids: "no 1:1 for too long, cancelled without a new date ×3".
                 "open": findings_text(row.open_findings, TITLES),
+                "attention": row.needs_attention,
                 "stale": s.stale,
                 "url": row.page_url,
                 "cid": cid,
@@ -176,7 +177,15 @@ def compose(
                 "last_call": _last_call(by_pair[(s.manager, s.report)], now, time_zone),
             }
         )
-    attention = sum(1 for p in pairs if p["gap_late"] or p["open"])
+    keys = []  # the legend's keys are the strip's own cells, drawn by the same code
+    for state, style in legend():
+        cid = f"key-{state}.{week}@{sender_domain}"
+        images.append(InlineImage(cid=cid, filename=f"key-{state}.png", data=swatch_png(state)))
+        keys.append({"cid": cid, "glyph": style.glyph, "words": style.words})
+    cid = f"key-{PARTIAL}.{week}@{sender_domain}"
+    images.append(InlineImage(cid=cid, filename=f"key-{PARTIAL}.png", data=swatch_png("held", days=3)))
+    keys.append({"cid": cid, "glyph": "◧", "words": PARTIAL_WORDS})
+    attention = sum(1 for row in rows if row.needs_attention)  # one definition: sync/views/attention
     number = week.partition("-W")[2].lstrip("0")
     subject = f"Your 1:1s, week {number}: {len(pairs)} report{'s' if len(pairs) != 1 else ''}"
     if attention:
@@ -187,7 +196,7 @@ def compose(
         "zone": time_zone,
         "weeks": settings.digest.weeks,
         "pairs": pairs,
-        "legend": legend(),
+        "legend": keys,
         "width": width,
         "height": height,
         "weekday": settings.digest.weekday.capitalize(),

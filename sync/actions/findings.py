@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from rules.model import Finding, FindingStatus
 from sync.store.models import FindingRow
+from sync.views.attention import email_state, needs_attention
 
 
 @dataclass
@@ -106,8 +107,8 @@ def finding_rows(session: Session, *, status: str | None = None) -> list[Finding
     return list(session.scalars(query))
 
 
-def finding_as_dict(row: FindingRow) -> dict[str, Any]:
-    """The public JSON shape of `oneonone findings --format json`."""
+def finding_as_dict(row: FindingRow, now: datetime | None = None) -> dict[str, Any]:
+    """The public JSON shape of `oneonone findings --format json` (with `now`: what became of its email)."""
 
     def iso(value: datetime | None) -> str | None:
         return value.isoformat().replace("+00:00", "Z") if value else None
@@ -129,6 +130,8 @@ def finding_as_dict(row: FindingRow) -> dict[str, Any]:
         "acknowledged_by": row.acknowledged_by,
         "ack_reason": row.ack_reason,
         "digest_only": row.digest_only,
+        "needs_attention": needs_attention(row),
+        **({"email": email_state(row, now)} if now is not None else {}),
         "message": row.message,
         "explanation": row.explanation,
         "details": row.details,

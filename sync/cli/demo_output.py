@@ -15,11 +15,12 @@ from rich.console import Console
 from sqlalchemy import select
 
 from sync.actions.findings import finding_rows
-from sync.cli.findings import email_status, findings_table, watched_zones
+from sync.cli.findings import findings_table, watched_zones
 from sync.logs import TEXT_FORMAT
 from sync.notify.render import TITLES, display_name
 from sync.runtime import Runtime
 from sync.store.models import FindingRow, OutboxRow
+from sync.views.attention import email_status
 
 
 @dataclass

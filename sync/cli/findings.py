@@ -27,26 +27,10 @@ from sync.evaluation import calendar_zones
 from sync.notify.render import TITLES, display_name
 from sync.store.db import Database
 from sync.store.models import CalendarRow, FindingRow
+from sync.views.attention import email_status
 
 STATUSES = ("open", "resolved", "ended", "all")
 Load = Callable[[argparse.Namespace], Settings]
-
-
-def email_status(row: FindingRow, now: datetime, zone: str) -> str:
-    """What happened to a finding's email, in the words the digest and the demo use."""
-    if row.acknowledged_at is not None:
-        return "acknowledged" if row.notified_at is None else "sent, acknowledged"
-    if row.notified_at is not None:
-        return "sent"
-    if row.digest_only:
-        return "digest only"
-    if row.status != "open":
-        return "—"
-    if row.notify_at is None:
-        return "not emailed"  # history from before oneonone watched, or already covered by another finding
-    if row.notify_at > now:
-        return "due " + row.notify_at.astimezone(ZoneInfo(zone)).strftime("%a %H:%M")
-    return "queued"
 
 
 def watched_zones(session: Session) -> dict[str, str]:
@@ -101,6 +85,7 @@ def cmd_findings(args: argparse.Namespace, console: Console, load: Load) -> int:
     settings = load(args)
     db = Database(settings.resolved_database_url())
     db.migrate()
+    now = datetime.now(UTC)
     with db.session() as session:
         if args.words:
             if len(args.words) != 2 or args.words[0] not in ("explain", "ack") or not args.words[1].isdigit():
@@ -114,10 +99,10 @@ def cmd_findings(args: argparse.Namespace, console: Console, load: Load) -> int:
             return _explain(session, int(args.words[1]), console)
         rows = _selected(session, args)
         if args.format == "json":
-            sys.stdout.write(json.dumps([finding_as_dict(r) for r in rows], indent=2) + "\n")
+            sys.stdout.write(json.dumps([finding_as_dict(r, now) for r in rows], indent=2) + "\n")
             return 0
         zones = watched_zones(session)
-        console.print(findings_table(rows, datetime.now(UTC), zones, settings.time_zone))
+        console.print(findings_table(rows, now, zones, settings.time_zone))
         if rows:
             console.print("Why one was found: oneonone findings explain ID")
     return 0

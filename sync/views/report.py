@@ -11,13 +11,13 @@ import csv
 import io
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from rules.days import midnight, zone
@@ -30,6 +30,7 @@ from sync.config import Settings
 from sync.evaluation import evaluation_context
 from sync.store.events import load_events
 from sync.store.models import AgendaPairRow, FindingRow
+from sync.views.attention import needs_attention_clause
 
 DEFAULT_WEEKS = 12
 COLUMNS = (
@@ -52,17 +53,29 @@ class ReportRow:
     summary: PairSummary
     open_findings: Mapping[str, int]  # rule -> how many open
     page_url: str | None  # the pair's agenda page, if it has one
+    attention: Mapping[str, int] = field(default_factory=dict)  # rule -> how many need attention
+
+    @property
+    def needs_attention(self) -> bool:
+        """Some open finding of the pair is (or will be) emailed: `sync.views.attention`."""
+        return bool(self.attention)
 
 
 def open_findings_by_pair(session: Session) -> dict[tuple[str, str], Counter[str]]:
+    """Open findings not acknowledged (acknowledged ones are shown as such, apart)."""
+    return _by_pair(session, FindingRow.status == FindingStatus.OPEN.value, FindingRow.acknowledged_at.is_(None))
+
+
+def attention_by_pair(session: Session) -> dict[tuple[str, str], Counter[str]]:
+    """The findings that need attention, by pair and rule."""
+    return _by_pair(session, needs_attention_clause())
+
+
+def _by_pair(session: Session, *where: ColumnElement[bool]) -> dict[tuple[str, str], Counter[str]]:
     found: dict[tuple[str, str], Counter[str]] = {}
-    rows = session.execute(
-        select(FindingRow.manager, FindingRow.report, FindingRow.rule).where(
-            FindingRow.status == FindingStatus.OPEN.value,
-            FindingRow.acknowledged_at.is_(None),  # acknowledged: no longer "needs attention"
-        )
-    )
-    for manager, report, rule in rows:
+    for manager, report, rule in session.execute(
+        select(FindingRow.manager, FindingRow.report, FindingRow.rule).where(*where)
+    ):
         found.setdefault((manager, report), Counter())[rule] += 1
     return found
 
@@ -85,6 +98,7 @@ def report_rows(
     since: date | None = None,
     weeks: int = DEFAULT_WEEKS,
     open_findings: Mapping[tuple[str, str], Mapping[str, int]] | None = None,
+    attention: Mapping[tuple[str, str], Mapping[str, int]] | None = None,
     urls: Mapping[tuple[str, str], str] | None = None,
     manager: str | None = None,
     max_gap_days: int = 14,
@@ -99,6 +113,7 @@ def report_rows(
                 summary=summarize(history, since_for(history, since, weeks), max_gap_days),
                 open_findings=dict(sorted((open_findings or {}).get(key, {}).items())),
                 page_url=(urls or {}).get(key),
+                attention=dict(sorted((attention or {}).get(key, {}).items())),
             )
         )
     return sorted(rows, key=lambda r: (r.summary.manager, r.summary.report))
@@ -130,6 +145,7 @@ def build_report(
         since=since,
         weeks=weeks,
         open_findings=open_findings_by_pair(session),
+        attention=attention_by_pair(session),
         urls=page_urls(session, settings.web.base_url),
         max_gap_days=settings.rules.max_gap_days,
     )
@@ -170,6 +186,7 @@ def row_as_dict(row: ReportRow) -> dict[str, Any]:
         "cancelled": s.cancelled,
         "away": s.away,
         "open_findings": dict(row.open_findings),
+        "needs_attention": row.needs_attention,
         "stale": s.stale,
         "agenda_url": row.page_url,
     }

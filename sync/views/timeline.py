@@ -72,12 +72,37 @@ def _marker(draw: ImageDraw.ImageDraw, state: str, box: tuple[int, int, int, int
         draw.line([(cx - r, cy + r), (cx + r, cy - r)], fill=style.ink, width=w)
     elif state == AWAY:
         draw.line([(cx - r, cy), (cx + r, cy)], fill=style.ink, width=w)
-    elif state == GAP:
+    elif state == GAP:  # "/" hatching, as the legend's ▨; the cell is drawn on its own, so it stays inside
         step = 5 * SCALE
         for offset in range(-(y1 - y0), x1 - x0, step):
             draw.line([(x0 + offset, y1), (x0 + offset + (y1 - y0), y0)], fill=style.ink, width=SCALE)
     elif state == SCHEDULED:
         draw.ellipse([cx - r // 2, cy - r // 2, cx + r // 2, cy + r // 2], fill=style.ink)
+
+
+def _cell(state: str, days: int = 7) -> Image.Image:
+    """One week's square on its own image, so no marker reaches a neighbour. A week still under way
+    (`days` of 7 gone) shows its days to come pale, behind a line at today."""
+    side = CELL * SCALE
+    image = Image.new("RGB", (side, side), STYLES[state].fill)
+    draw = ImageDraw.Draw(image)
+    _marker(draw, state, (0, 0, side, side))
+    border = {SCHEDULED: ("#555555", 2 * SCALE), NONE: ("#d0d0d0", SCALE)}.get(state)
+    if border is not None:
+        draw.rectangle((0, 0, side - 1, side - 1), outline=border[0], width=border[1])
+    if days < 7:
+        split = side * days // 7
+        future = image.crop((split, 0, side, side))
+        image.paste(Image.blend(future, Image.new("RGB", future.size, "#ffffff"), 0.7), (split, 0))
+        draw.line([(split, 0), (split, side)], fill="#37474f", width=SCALE)
+    return image
+
+
+def _png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    paletted = image.quantize(colors=48, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    paletted.save(out, format="PNG", optimize=True)
+    return out.getvalue()
 
 
 def timeline_png(cells: Sequence[WeekCell]) -> bytes:
@@ -87,27 +112,30 @@ def timeline_png(cells: Sequence[WeekCell]) -> bytes:
     draw = ImageDraw.Draw(image)
     font = _font(10 * SCALE)
     for n, cell in enumerate(cells):
-        style = STYLES[cell.state]
         x0 = n * (CELL + SPACE) * SCALE
-        box = (x0, SCALE, x0 + CELL * SCALE, (CELL + 1) * SCALE)
-        draw.rectangle(box, fill=style.fill)
-        _marker(draw, cell.state, box)
-        border = {SCHEDULED: ("#555555", 2 * SCALE), NONE: ("#d0d0d0", SCALE)}.get(cell.state)
-        if border is not None:
-            draw.rectangle(box, outline=border[0], width=border[1])
+        image.paste(_cell(cell.state, cell.days), (x0, SCALE))
         left, _, right, _ = draw.textbbox((0, 0), cell.label, font=font)
         draw.text(
             (x0 + (CELL * SCALE - (right - left)) // 2, (CELL + 3) * SCALE), cell.label, fill="#555555", font=font
         )
-    out = io.BytesIO()
-    paletted = image.quantize(colors=48, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-    paletted.save(out, format="PNG", optimize=True)
-    return out.getvalue()
+    return _png(image)
+
+
+def swatch_png(state: str, days: int = 7) -> bytes:
+    """A legend's key: the very cell the strip draws, so the legend cannot disagree with the picture."""
+    return _png(_cell(state, days))
 
 
 def timeline_text(cells: Sequence[WeekCell]) -> str:
-    """The same strip in words: `W45 held · W46 cancelled · …`."""
-    return " · ".join(f"{cell.label} {STYLES[cell.state].words}" for cell in cells)
+    """The same strip in words: `W45 held · W46 cancelled · … · W49 (so far) held`."""
+    return " · ".join(
+        f"{cell.label}{' (so far)' if cell.days < 7 else ''} {STYLES[cell.state].words}" for cell in cells
+    )
+
+
+# The legend's last key: the week under way, its days to come pale (drawn on a `held` week).
+PARTIAL = "partial"
+PARTIAL_WORDS = "this week so far: the pale part is still to come"
 
 
 def legend() -> list[tuple[str, Style]]:
