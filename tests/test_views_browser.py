@@ -180,6 +180,16 @@ def _every_email(runtime: Runtime) -> dict[str, str]:
     return bodies
 
 
+# A setting's name as a manager would never say it: `rules.max_gap_days`, `digest.opt_out = …`.
+CONFIG_KEY = re.compile(r"\b(rules|digest|notify|agenda|booking|directory|web|escalation)\.[a-z_]+\b")
+# Whose zone each kind is read in: the report's for their nudge and sign-in, else the manager's.
+# A zone is named by its name or by its abbreviation at that time of year (PDT, CET).
+LOS_ANGELES, BERLIN = ("America/Los_Angeles", "PDT", "PST"), ("Europe/Berlin", "CET", "CEST")
+ZONES = {"agenda-nudge": LOS_ANGELES, "agenda-signin": LOS_ANGELES} | dict.fromkeys(
+    ("warning", "digest", "notes-nudge", "escalation", "admin"), BERLIN
+)
+
+
 def test_every_email_has_one_design_and_fits_a_phone_and_a_laptop(browser: Any, runtime: Runtime) -> None:
     bodies = _every_email(runtime)
     assert {"warning", "digest", "agenda-nudge", "notes-nudge", "agenda-signin", "escalation", "admin"} <= set(bodies)
@@ -198,6 +208,12 @@ def test_every_email_has_one_design_and_fits_a_phone_and_a_laptop(browser: Any, 
                 shot(page, f"email-{kind}-{width}")
                 context.close()
                 continue  # to the admin about a calendar: no greeting by name, nothing to open
+            words = page.inner_text("body")
+            assert not CONFIG_KEY.search(words), f"{kind} shows a setting's name: {CONFIG_KEY.search(words)}"
+            assert re.search(r"\b(you|your)\b", words, re.I), f"{kind} does not speak to its reader"
+            assert "UTC" not in words, f"{kind} shows UTC to someone who is not in UTC"
+            if re.search(r"\b\d{2}:\d{2}\b", words):  # a time of day: in the reader's zone, and it says which
+                assert any(re.search(rf"\b{re.escape(name)}\b", words) for name in ZONES[kind]), (kind, words)
             greeting = page.locator("table.card p").first.inner_text()
             assert re.fullmatch(r"Hi [A-Z][a-z]+,.*", greeting, re.S), f"{kind} greets {greeting!r}"
             links = page.eval_on_selector_all("table.card a[href]", "els => els.map(e => e.href)")
