@@ -21,6 +21,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.hour import simulated_hour
+from bench.table import markdown, ratio
 from emulators.google import GoogleCalendarEmulator
 from emulators.org import OrgPlan, google_instance_id, plan_org, seed_google
 from emulators.org_churn import add_churn
@@ -30,8 +32,27 @@ REPO = HERE.parent
 SIZES = {"quick": 150, "full": 1000}
 
 
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
+
+
+def spawn(args: dict[str, Any]) -> subprocess.Popen[str]:
+    """A step in its own process, so its peak memory is its own; under cProfile if ONEONONE_BENCH_PROFILE
+    names a folder (one `{step}.prof` each, for `python -m pstats`)."""
+    profile = os.environ.get("ONEONONE_BENCH_PROFILE")
+    under = ["-m", "cProfile", "-o", str(Path(profile) / f"{args['step']}.prof")] if profile else []
+    return subprocess.Popen(
+        [sys.executable, *under, "-m", "bench.child", json.dumps(args)],
+        cwd=REPO,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def child(**args: Any) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
+    env = _env()
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "bench.child", json.dumps(args)], cwd=REPO, env=env, capture_output=True, text=True
@@ -46,18 +67,7 @@ def child(**args: Any) -> dict[str, Any]:
 
 def children(runs: list[dict[str, Any]], go: Path) -> tuple[list[dict[str, Any]], float]:
     """Several steps at once (replicas), started together once all are ready: results in order, start time."""
-    env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "bench.child", json.dumps(a)],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for a in runs
-    ]
+    procs = [spawn(a) for a in runs]
     while not all(Path(a["ready_file"]).exists() for a in runs):
         failed = [p for p in procs if p.poll() not in (None, 0)]
         if failed:
@@ -80,16 +90,7 @@ def children(runs: list[dict[str, Any]], go: Path) -> tuple[list[dict[str, Any]]
 def cycle_in_steady_state(base: dict[str, Any], db_url: str, workdir: Path, change: Any = None) -> dict[str, Any]:
     """Start the cycle step, wait for its warm-up, make the change (if any), let it measure."""
     ready, go = workdir / f"ready-{uuid.uuid4().hex}", workdir / f"go-{uuid.uuid4().hex}"
-    env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
-    args = {**base, "step": "cycle", "database_url": db_url, "ready_file": str(ready), "go_file": str(go)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.child", json.dumps(args)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = spawn({**base, "step": "cycle", "database_url": db_url, "ready_file": str(ready), "go_file": str(go)})
     while not ready.exists():
         if proc.poll() is not None:
             raise RuntimeError(f"bench cycle step failed:\n{proc.stderr.read() if proc.stderr else ''}")
@@ -148,12 +149,10 @@ def median_of(runs: list[dict[str, Any]]) -> tuple[dict[str, Any], list[float]]:
     return ordered[len(ordered) // 2], [round(ordered[0]["wall"], 2), round(ordered[-1]["wall"], 2)]
 
 
-def ratio(a: float, b: float) -> float:
-    return round(a / b, 2) if b else float("inf")
-
-
-def run(mode: str, workdir: Path, pg_url: str | None) -> dict[str, Any]:
-    n = SIZES[mode]
+def run(
+    mode: str, workdir: Path, pg_url: str | None, calendars: int | None = None, only: str | None = None
+) -> dict[str, Any]:
+    n = calendars or SIZES[mode]
     now = datetime.now(UTC)
     started = time.perf_counter()
     plan = add_churn(plan_org(now, managers=n, reports_per_manager=8, weeks=52, seed=42), rate=0.08)
@@ -187,6 +186,18 @@ def run(mode: str, workdir: Path, pg_url: str | None) -> dict[str, Any]:
         },
     }
     try:
+        # The hour is a fresh install (its own database, nothing synced yet); it runs last, as it moves series.
+        def hour() -> dict[str, Any]:
+            return simulated_hour(
+                spawn,
+                {**base, "database_url": f"sqlite:///{workdir / 'hour.db'}"},
+                workdir,
+                lambda n: change_series(emulator, plan, 0.002, 20 + n),
+            )
+
+        if only == "hour":
+            out["hour"] = hour()
+            return out
         # Three interleaved runs each (a fresh database for each of ours), the median kept: a 2-core machine
         # with the emulator on it is noisy. The last run's database and sync tokens are what follows uses.
         fulls, bares = [], []
@@ -295,6 +306,7 @@ def run(mode: str, workdir: Path, pg_url: str | None) -> dict[str, Any]:
         if pg_url:
             out["replicas"] = replicas(pg_url, base, workdir)
         emulator.server.faults.latency = 0.0
+        out["hour"] = hour()
     finally:
         emulator.stop()
     return out
@@ -357,87 +369,23 @@ def replicas(pg_url: str, base: dict[str, Any], workdir: Path) -> list[dict[str,
     return rows
 
 
-def _spread(row: dict[str, Any], side: str) -> str:
-    low, high = row.get(f"{side}_spread_s") or (row[f"{side}_s"], row[f"{side}_s"])
-    return f"{low}–{high} s"
-
-
-def markdown(r: dict[str, Any]) -> str:
-    f, i = r["full_sync"], r["incremental_no_change"]
-    rules, lat = r["rules"], r["latency_50ms"]
-    org = r["org"]
-    lines = [
-        f"Measured {r['date']} on {r['machine']} (`make bench{'-full' if r['mode'] == 'full' else ''}`): "
-        f"{org['calendars']} calendars, {org['series']} series (~{org['instances_per_year']:,} instances a year), "
-        f"{org['changes']:,} changed instances, {org['one_offs']:,} one-offs.",
-        "",
-        "| measurement | oneonone | baseline (same run) | ratio | target |",
-        "|---|---|---|---|---|",
-        f"| full sync (median of {f.get('runs', 1)}) | {f['ours_s']} s ({_spread(f, 'ours')}), "
-        f"{f['requests']} requests (min {f['min_pages']} pages), peak RSS {f['rss_mb']} MB "
-        f"| bare fetch {f['bare_s']} s ({_spread(f, 'bare')}), RSS {f['bare_rss_mb']} MB | {f['ratio']}× "
-        "| ≤ 1.5×, RSS < 300 MB |",
-        f"| full sync, CPU | {f['ours_cpu_s']} CPU s | bare fetch {f['bare_cpu_s']} CPU s "
-        f"| {f['cpu_ratio']}× | ≤ 2.5× |",
-        f"| incremental, no change (median of {i.get('runs', 1)}) | {i['ours_s']} s ({_spread(i, 'ours')}), "
-        f"{i['requests']} requests for {i['calendars']} calendars "
-        f"| bare fetch {i['bare_s']} s ({_spread(i, 'bare')}) | {i['ratio']}× | ≤ 1.2× |",
-        f"| incremental, no change, CPU | {i['ours_cpu_s']} CPU s | bare fetch {i['bare_cpu_s']} CPU s "
-        f"| {i['cpu_ratio']}× | ≤ 1.3× |",
-    ]
-    for row in r["incremental_changed"]:
-        lines.append(
-            f"| incremental, {row['changed']} of series changed ({row['series_moved']}) | {row['ours_s']} s, "
-            f"{row['written']} rows written | bare fetch {row['bare_s']} s | {row['ratio']}× | grows with changes |"
-        )
-    d = r["rules_default_window"]
-    lines.append(
-        f"| rules, all {d['pairs']} pairs, default {d['history_days']}-day history ({d['occurrences']:,} occurrences) "
-        f"| {d['evaluate_s']} s, {d['pairs_per_s']:,} pairs/s | loading the rows {d['load_s']} s | {d['ratio']}× "
-        "| ≤ 1.0× |"
-    )
-    c = r["cycle"]
-    lines.append(
-        f"| whole cycle (sync, rules, email), steady state, no change | {c['no_change_s']} s, "
-        f"{c['no_change_requests']} requests, rules judged {c['no_change_evaluated']} | first cycle {c['first_s']} s "
-        f"(every pair judged; the daemon's peak RSS {c.get('rss_mb', '?')} MB) "
-        f"| {ratio(c['no_change_s'], c['first_s'])}× | re-judge only what changed; RSS < 300 MB |"
-    )
-    lines.append(
-        f"| whole cycle, {c['changed_series']} series changed | {c['changed_s']} s, rules judged "
-        f"{c['changed_evaluated']} | first cycle {c['first_s']} s | {ratio(c['changed_s'], c['first_s'])}× | "
-        "re-judge only what changed |"
-    )
-    lines.append(
-        f"| rules, all {rules['pairs']} pairs ({rules['occurrences']:,} occurrences) | {rules['evaluate_s']} s, "
-        f"{rules['pairs_per_s']:,} pairs/s, {rules['pair_years_per_s']:,} pair-years/s | loading the rows "
-        f"{rules['load_s']} s | {rules['ratio']}× | ≤ 1.0× |"
-    )
-    lines.append(
-        f"| no-change cycle, 50 ms latency, concurrency 8 | {lat['concurrent_s']} s ({lat['requests']} requests) "
-        f"| sequential {lat['sequential_s']} s; ideal {lat['ideal_s']} s | {lat['speedup']}× faster; "
-        f"{lat['vs_ideal']}× ideal | ≥ 5× faster; ≤ 1.5× ideal |"
-    )
-    for row in r.get("replicas", []):
-        lines.append(
-            f"| full sync, {row['replicas']} replica(s) on PostgreSQL, 50 ms latency | {row['wall_s']} s, "
-            f"{row['calendars_per_s']} calendars/s | 1 replica | {row['scaling']}× throughput | grows with replicas |"
-        )
-    return "\n".join(lines) + "\n"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--mode", choices=tuple(SIZES), default="quick")
+    parser.add_argument("--calendars", type=int, help="calendars (managers, 8 reports each); default by mode")
+    parser.add_argument("--only", choices=("hour",), help="measure only the simulated hour")
     args = parser.parse_args()
     pg = os.environ.get("ONEONONE_BENCH_DATABASE_URL") or os.environ.get("ONEONONE_TEST_DATABASE_URL")
     with tempfile.TemporaryDirectory(prefix="oneonone-bench-") as folder:
-        result = run(args.mode, Path(folder), pg)
+        result = run(args.mode, Path(folder), pg, args.calendars, args.only)
     results = HERE / "results"
     results.mkdir(exist_ok=True)
-    (results / f"{args.mode}.json").write_text(json.dumps(result, indent=2) + "\n")
+    name = args.mode
+    if args.calendars is not None or args.only is not None:
+        name = f"{args.mode}-{args.calendars or SIZES[args.mode]}" + (f"-{args.only}" if args.only else "")
+    (results / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     table = markdown(result)
-    (results / f"{args.mode}.md").write_text(table)
+    (results / f"{name}.md").write_text(table)
     sys.stdout.write(table)
 
 

@@ -235,7 +235,21 @@ def _cycle(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-STEPS = {"ours": _ours, "bare": _bare, "rules": _rules, "cycle": _cycle}
+def _hour(args: dict[str, Any]) -> dict[str, Any]:
+    from bench.hour import hour_step
+
+    info = json.loads(Path(args["key_file"]).read_text())
+    provider = GoogleCalendarProvider(
+        credentials_for=service_account_info_credentials(info),
+        watched=args["calendars"],
+        api_endpoint=args["api_endpoint"],
+        history_days=args["history_days"],
+        retry=RetryPolicy(attempts=3),
+    )
+    return hour_step(args, provider)
+
+
+STEPS = {"ours": _ours, "bare": _bare, "rules": _rules, "cycle": _cycle, "hour": _hour}
 
 
 def main() -> None:

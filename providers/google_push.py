@@ -33,8 +33,7 @@ def watch(provider: GoogleCalendarProvider, calendar: str, address: str, token_f
         "token": token_for(channel_id),
         "params": {"ttl": str(int(ttl.total_seconds()))},
     }
-    service = provider._service(calendar)
-    reply = provider._execute(calendar, service.events().watch(calendarId=calendar, body=body), "events.watch")
+    reply = provider._execute(calendar, provider._events().watch(calendarId=calendar, body=body), "events.watch")
     expires = datetime.fromtimestamp(int(reply.get("expiration", 0)) / 1000, UTC)
     return Channel("google", calendar, channel_id, reply.get("resourceId"), expires)
 

@@ -26,8 +26,7 @@ class GoogleAgendaWriter:
     name: str = "google"
 
     def read_event(self, calendar: str, event_id: str) -> EventText:
-        service = self.provider._service(calendar)
-        request = service.events().get(calendarId=calendar, eventId=event_id)
+        request = self.provider._events().get(calendarId=calendar, eventId=event_id)
         item = self.provider._execute(calendar, request, f"events.get {event_id}")
         private = (item.get("extendedProperties") or {}).get("private") or {}
         attachments = [a for a in item.get("attachments") or [] if isinstance(a, dict)]
@@ -48,8 +47,7 @@ class GoogleAgendaWriter:
         attachments = merged_attachments(current.attachments, link)
         if attachments is not None:
             body["attachments"] = attachments
-        service = self.provider._service(current.calendar)
-        request = service.events().patch(
+        request = self.provider._events().patch(
             calendarId=current.calendar,
             eventId=current.event_id,
             supportsAttachments=True,

@@ -26,7 +26,7 @@ from sync.agenda.first_meeting import is_new_pair
 from sync.agenda.meetings import zone_of
 from sync.agenda.nudges import NudgeSettings, pair_nudges
 from sync.agenda.page import anchor_for, build_page
-from sync.agenda.store import apply_retention, ensure_pair, items_of
+from sync.agenda.store import apply_retention, ensure_pairs, items_by_pair, items_of, pairs_by_key
 from sync.agenda.writeback import Skipped, Target, WritebackReport, find_targets, plan, run_writes
 from sync.config import Settings
 from sync.config.web import AgendaSettings
@@ -72,15 +72,26 @@ def prepare(
         notes_hours=agenda.notes_nudge_hours,
         policy=policy,
     )
+    # Pages and items are read in one query each and new pages flushed together, not one round trip per pair.
+    pairs = pairs_by_key(session)
+    wanted = (
+        (h.pair.key, is_new_pair(h, starts.get(h.pair.key), now.date(), agenda.new_pair_days))
+        for h in histories
+        if h.pair.key not in pairs
+    )
+    ensure_pairs(session, wanted, now, pairs)
+    folder = agenda.markdown_dir if agenda.backend == "markdown" else None
+    items = items_by_pair(session) if folder is None else {}
     for history in histories:
         manager, report = history.pair.key
-        new = is_new_pair(history, starts.get((manager, report)), now.date(), agenda.new_pair_days)
-        pair = ensure_pair(session, manager, report, now, is_new=new)
-        folder = agenda.markdown_dir if agenda.backend == "markdown" else None
+        pair = pairs[(manager, report)]
         if folder is not None:
             path = md.file_for(folder, manager, report)
             md.import_tasks(session, pair, path, now, anchor_for("action", history, now))
-        page = build_page(manager, report, history, items_of(session, pair.id), now, is_new=pair.is_new)
+            pair_items = items_of(session, pair.id)  # the import may have just changed them
+        else:
+            pair_items = items.get(pair.id, [])
+        page = build_page(manager, report, history, pair_items, now, is_new=pair.is_new)
         if folder is not None:
             result.markdown_files[md.file_for(folder, manager, report)] = md.render_markdown(
                 page, zone_of(manager, context, policy.default_zone)
@@ -138,7 +149,17 @@ def write_links(
         decisions = plan(session, settings, targets, base_url, now, writers)
     report.decisions = decisions
     # The intents are committed: only now may the providers be called.
-    run_writes(db, writers, decisions, base_url, now, report, readd=settings.agenda.readd_removed, crash=crash)
+    run_writes(
+        db,
+        writers,
+        decisions,
+        base_url,
+        now,
+        report,
+        readd=settings.agenda.readd_removed,
+        crash=crash,
+        concurrency=settings.concurrency,
+    )
     if report.written or report.failed:
         log.info(
             "agenda links: %d written, %d already there, %d removed by people, %d failed",

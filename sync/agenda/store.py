@@ -125,6 +125,46 @@ def ensure_pair(session: Session, manager: str, report: str, now: datetime, *, i
     return row
 
 
+PairKey = tuple[str, str]
+
+
+def pairs_by_key(session: Session) -> dict[PairKey, AgendaPairRow]:
+    """Every pair's page in one query: a cycle touches them all, one query per pair costs seconds at scale."""
+    return {(r.manager, r.report): r for r in session.scalars(select(AgendaPairRow))}
+
+
+def ensure_pairs(
+    session: Session, wanted: Iterable[tuple[PairKey, bool]], now: datetime, known: dict[PairKey, AgendaPairRow]
+) -> dict[PairKey, AgendaPairRow]:
+    """`ensure_pair` for many: the new ones added together and flushed once; `known` is updated in place."""
+    first: dict[PairKey, bool] = {}
+    for key, is_new in wanted:
+        if key not in known:
+            first.setdefault(key, is_new)
+    fresh = [
+        AgendaPairRow(manager=m, report=r, page_id=new_page_id(), previous_page_ids=[], is_new=is_new, created_at=now)
+        for (m, r), is_new in first.items()
+    ]
+    if fresh:
+        session.add_all(fresh)
+        session.flush()
+        known.update({(row.manager, row.report): row for row in fresh})
+    return known
+
+
+def items_by_pair(session: Session) -> dict[int, list[Item]]:
+    """Every pair's live items in one query, each pair's in the order `items_of` gives."""
+    grouped: dict[int, list[Item]] = {}
+    rows = session.scalars(
+        select(AgendaItemRow)
+        .where(AgendaItemRow.deleted_at.is_(None))
+        .order_by(AgendaItemRow.pair_id, AgendaItemRow.created_at, AgendaItemRow.id)
+    )
+    for row in rows:
+        grouped.setdefault(row.pair_id, []).append(_item(row))
+    return grouped
+
+
 def pair_by_page(session: Session, page_id: str) -> AgendaPairRow | None:
     if not _PAGE_ID.fullmatch(page_id):  # not one we issue (PostgreSQL refuses some characters, e.g. NUL)
         return None

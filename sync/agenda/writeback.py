@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -25,7 +26,7 @@ from rules.detect import humans
 from rules.history import PairHistory
 from rules.model import CalendarEvent, EvaluationContext, EventKind
 from rules.model import OccurrenceOutcome as Outcome
-from sync.agenda.store import page_url, pair_row
+from sync.agenda.store import page_url, pair_row, pairs_by_key
 from sync.config import Settings
 from sync.notify.render import display_name
 from sync.store.db import Database
@@ -162,8 +163,10 @@ def plan(
     "intended" for ever. `writable`: the providers that can be written (None: all)."""
     agenda = settings.agenda
     decisions = []
+    pairs = pairs_by_key(session)
+    writes = _writes_by_event(session)
     for target in targets:
-        pair = pair_row(session, target.manager, target.report)
+        pair = pairs.get((target.manager, target.report))
         if pair is None:
             continue
         url = page_url(base_url, pair.page_id)
@@ -177,13 +180,7 @@ def plan(
         if target.calendar in agenda.opt_out_calendars:
             decisions.append(Decision(target, "skip", "the organizer's calendar opted out", url))
             continue
-        row = session.scalar(
-            select(AgendaWriteRow).where(
-                AgendaWriteRow.provider == target.provider,
-                AgendaWriteRow.calendar == target.calendar,
-                AgendaWriteRow.event_id == target.event_id,
-            )
-        )
+        row = writes.get((target.provider, target.calendar, target.event_id))
         if row is None:
             row = AgendaWriteRow(
                 pair_id=pair.id,
@@ -197,11 +194,17 @@ def plan(
                 updated_at=now,
             )
             session.add(row)
+            writes[(target.provider, target.calendar, target.event_id)] = row
         _advance(row, pair, target, url, agenda.readd_removed, now)
         action = {"intended": "write", "done": "done"}.get(row.state, "skip")
         decisions.append(Decision(target, action, row.state, url))
     session.flush()
     return decisions
+
+
+def _writes_by_event(session: Session) -> dict[tuple[str, str, str], AgendaWriteRow]:
+    """Every stored write in one query, by (provider, calendar, event id): its unique key."""
+    return {(r.provider, r.calendar, r.event_id): r for r in session.scalars(select(AgendaWriteRow))}
 
 
 def _advance(row: AgendaWriteRow, pair: AgendaPairRow, target: Target, url: str, readd: bool, now: datetime) -> None:
@@ -311,16 +314,21 @@ def run_writes(
     *,
     readd: bool = False,
     crash: CrashHook = lambda _point: None,
+    concurrency: int = 1,
 ) -> None:
+    """Make the intended writes, `concurrency` at a time: a fresh install writes one link per series, two
+    requests each, so one at a time is hours at real API latency. Each write stands alone (its row is
+    re-read, then `execute`), so their order does not matter."""
+    todo: list[tuple[Target, AgendaWriter]] = []
     for decision in decisions:
-        target = decision.target
         if decision.action == "done":
             report.already += 1
-        if decision.action != "write":
-            continue
-        writer = writers.get(target.provider)
-        if writer is None:
-            continue
+        writer = writers.get(decision.target.provider)
+        if decision.action == "write" and writer is not None:
+            todo.append((decision.target, writer))
+
+    def one(work: tuple[Target, AgendaWriter]) -> str:
+        target, writer = work
         with db.session() as session:
             row = session.scalar(
                 select(AgendaWriteRow).where(
@@ -331,7 +339,7 @@ def run_writes(
             )
             pair = pair_row(session, target.manager, target.report)
             if row is None or pair is None:
-                continue
+                return "gone"
             link = AgendaLink(
                 url=page_url(base_url, pair.page_id),
                 title=link_title(pair.manager, pair.report),
@@ -339,7 +347,14 @@ def run_writes(
                 replaces=replaced_urls(pair, row, base_url),
             )
             row_id = row.id
-        state = execute(db, writer, row_id, link, now, readd=readd, crash=crash)
+        return execute(db, writer, row_id, link, now, readd=readd, crash=crash)
+
+    if concurrency <= 1 or len(todo) <= 1:
+        states = [one(work) for work in todo]
+    else:
+        with ThreadPoolExecutor(max_workers=min(concurrency, len(todo)), thread_name_prefix="agenda") as pool:
+            states = list(pool.map(one, todo))
+    for state in states:
         if state == "done":
             report.written += 1
         elif state == "user_removed":
