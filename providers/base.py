@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -227,3 +228,12 @@ class AttendanceReader(Protocol):
     def read(self, conference: str, people: tuple[str, str], start: datetime, end: datetime) -> Joined | None:
         """The intervals (`{}`: nobody joined), or None when the call cannot be found (then nothing is stored)."""
         ...
+
+
+def is_instance(value: object, module: str, name: str) -> bool:
+    """`isinstance(value, module.name)` without importing `module`: if it was never imported, nothing is an
+    instance of its classes. The daemon imports an adapter (and its vendor library: msal, caldav) only
+    when the settings configure it; code that asks "is this a Graph provider?" must not import it to ask."""
+    loaded = sys.modules.get(module)
+    kind = getattr(loaded, name, None) if loaded is not None else None
+    return isinstance(kind, type) and isinstance(value, kind)

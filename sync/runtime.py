@@ -10,34 +10,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
-from providers.base import AgendaWriter, AttendanceReader, Provider
+from providers.base import AgendaWriter, AttendanceReader, Provider, is_instance
 from providers.booking import Booker
-from providers.caldav import CalDavProvider
-from providers.caldav_writeback import CalDavAgendaWriter
-from providers.google import (
-    SCOPE_FREEBUSY,
-    GoogleCalendarProvider,
-    oauth_user_credentials,
-    service_account_credentials,
-)
-from providers.google_booking import GoogleBooker
-from providers.google_writeback import GoogleAgendaWriter
-from providers.ics import IcsFeed, IcsFeedProvider
-from providers.outlook import OutlookProvider
-from providers.outlook_booking import GraphBooker
-from providers.outlook_writeback import GraphAgendaWriter
-from sync.clients import build_graph_client
 from sync.config import ConfigError, Settings
 from sync.crash import CrashPlan
 from sync.directory.calendars import DirectoryCalendars, directory_calendars, follow_directory
 from sync.metrics import Metrics
 from sync.notify.channel import EMAIL, Send
-from sync.notify.graph_mail import GraphMailer
 from sync.notify.policy import MailPolicy, mail_policy
-from sync.notify.slack import SLACK, SlackChannel, slack_client
 from sync.notify.smtp import SmtpMailer
 from sync.store.db import Database
+
+if TYPE_CHECKING:  # each adapter (and its vendor library) is imported only when the settings configure it
+    from providers.caldav import CalDavProvider
+    from providers.google import GoogleCalendarProvider
+    from providers.outlook import OutlookProvider
 
 Clock = Callable[[], datetime]
 
@@ -100,6 +89,8 @@ def build_providers(settings: Settings) -> list[Provider]:
     followed = directory_calendars(settings, "outlook")
     outlook_mailboxes = settings.outlook.mailboxes if followed is None else followed
     if google_calendars or isinstance(google_calendars, DirectoryCalendars):
+        from providers.google import GoogleCalendarProvider, oauth_user_credentials, service_account_credentials
+
         if google.service_account_file:
             _readable_file(google.service_account_file, "google.service_account_file")
             try:
@@ -135,6 +126,9 @@ def build_providers(settings: Settings) -> list[Provider]:
         )
     outlook = settings.outlook
     if outlook_mailboxes or isinstance(outlook_mailboxes, DirectoryCalendars):
+        from providers.outlook import OutlookProvider
+        from sync.clients import build_graph_client
+
         providers.append(
             OutlookProvider(
                 client=build_graph_client(settings),
@@ -151,6 +145,8 @@ def build_feed_providers(settings: Settings) -> list[Provider]:
     """ICS feeds (read-only) and CalDAV calendars (read-write)."""
     providers: list[Provider] = []
     if settings.ics.feeds:
+        from providers.ics import IcsFeed, IcsFeedProvider
+
         feeds = [IcsFeed(owner=f.owner, url=f.url, path=f.path, name=f.name) for f in settings.ics.feeds]
         providers.append(
             IcsFeedProvider(
@@ -163,6 +159,8 @@ def build_feed_providers(settings: Settings) -> list[Provider]:
         )
     caldav = settings.caldav
     if caldav.calendars:
+        from providers.caldav import CalDavProvider
+
         assert caldav.url is not None
         password = caldav.password()
         providers.append(
@@ -181,6 +179,8 @@ def build_feed_providers(settings: Settings) -> list[Provider]:
 
 def _google_scopes(settings: Settings) -> tuple[str, ...]:
     """Booking reads free/busy, which `calendar.events` does not grant: ask for `calendar.freebusy` too."""
+    from providers.google import SCOPE_FREEBUSY
+
     scopes = settings.google.scopes
     if settings.booking.enabled and not any(
         s.endswith(("/calendar", ".freebusy", "calendar.readonly")) for s in scopes
@@ -194,11 +194,16 @@ def booking_bookers(settings: Settings, providers: Iterable[Provider]) -> dict[s
     if not settings.booking.enabled:
         return {}
     bookers: dict[str, Booker] = {}
+    timeout = settings.booking.timeout_seconds
     for provider in providers:
-        if isinstance(provider, GoogleCalendarProvider):
-            bookers[provider.name] = GoogleBooker(provider, timeout=settings.booking.timeout_seconds)
-        elif isinstance(provider, OutlookProvider):
-            bookers[provider.name] = GraphBooker(provider.client, timeout=settings.booking.timeout_seconds)
+        if is_instance(provider, "providers.google", "GoogleCalendarProvider"):
+            from providers.google_booking import GoogleBooker
+
+            bookers[provider.name] = GoogleBooker(cast("GoogleCalendarProvider", provider), timeout=timeout)
+        elif is_instance(provider, "providers.outlook", "OutlookProvider"):
+            from providers.outlook_booking import GraphBooker
+
+            bookers[provider.name] = GraphBooker(cast("OutlookProvider", provider).client, timeout=timeout)
     return bookers
 
 
@@ -206,17 +211,26 @@ def agenda_writers(providers: Iterable[Provider]) -> dict[str, AgendaWriter]:
     """The agenda-link writer of each provider in use that can write one (ICS feeds are read-only)."""
     writers: dict[str, AgendaWriter] = {}
     for provider in providers:
-        if isinstance(provider, GoogleCalendarProvider):
-            writers[provider.name] = GoogleAgendaWriter(provider)
-        elif isinstance(provider, OutlookProvider):
-            writers[provider.name] = GraphAgendaWriter(provider.client)
-        elif isinstance(provider, CalDavProvider):  # ICS feeds are read-only: no writer
-            writers[provider.name] = CalDavAgendaWriter(provider)
+        if is_instance(provider, "providers.google", "GoogleCalendarProvider"):
+            from providers.google_writeback import GoogleAgendaWriter
+
+            writers[provider.name] = GoogleAgendaWriter(cast("GoogleCalendarProvider", provider))
+        elif is_instance(provider, "providers.outlook", "OutlookProvider"):
+            from providers.outlook_writeback import GraphAgendaWriter
+
+            writers[provider.name] = GraphAgendaWriter(cast("OutlookProvider", provider).client)
+        elif is_instance(provider, "providers.caldav", "CalDavProvider"):  # ICS feeds are read-only: no writer
+            from providers.caldav_writeback import CalDavAgendaWriter
+
+            writers[provider.name] = CalDavAgendaWriter(cast("CalDavProvider", provider))
     return writers
 
 
 def build_sender(settings: Settings) -> Send:
     if settings.notify.via == "graph":
+        from sync.clients import build_graph_client
+        from sync.notify.graph_mail import GraphMailer
+
         assert settings.notify.graph_sender is not None
         return GraphMailer(build_graph_client(settings), settings.notify.graph_sender).send
     smtp = settings.smtp
@@ -236,6 +250,8 @@ def build_channels(settings: Settings) -> dict[str, Send]:
     """The channels besides email that the settings set up (each one line)."""
     channels: dict[str, Send] = {}
     if settings.slack.configured:
+        from sync.notify.slack import SLACK, SlackChannel, slack_client
+
         channels[SLACK] = SlackChannel(slack_client(settings.slack)).send
     return channels
 
@@ -244,6 +260,7 @@ def attendance_readers(settings: Settings) -> list[AttendanceReader]:
     """Who-joined readers for the configured vendors, with `rules.attendance: prefer` (none otherwise)."""
     if settings.rules.attendance != "prefer":
         return []
+    from providers.google import oauth_user_credentials, service_account_credentials
     from providers.google_meet import SCOPES, MeetAttendanceReader
 
     readers: list[AttendanceReader] = []
@@ -261,6 +278,7 @@ def attendance_readers(settings: Settings) -> list[AttendanceReader]:
         )
     if settings.outlook.configured:
         from providers.teams_attendance import TeamsAttendanceReader
+        from sync.clients import build_graph_client
 
         readers.append(TeamsAttendanceReader(build_graph_client(settings)))
     return readers

@@ -21,7 +21,6 @@ from pydantic import ValidationError
 from providers.directory import DirectoryError, DirectoryPerson
 from rules.address import address_or_none
 from rules.model import Directory, Pair, normalize_email
-from sync.clients import build_graph_client
 from sync.config import ConfigError, PairEntry, Settings
 
 
@@ -165,6 +164,7 @@ def build_reader(settings: Settings) -> PeopleReader:
         )
     if source == "entra":
         from providers.entra_directory import EntraDirectoryReader
+        from sync.clients import build_graph_client
 
         return EntraDirectoryReader(build_graph_client(settings), page_size=settings.directory.entra.page_size)
     raise ValueError(f"source {source} has no reader")

@@ -14,17 +14,18 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Blueprint, Response, abort, request
 from sqlalchemy import select, update
 
-from providers import google_push, outlook_push
-from providers.base import ProviderError
-from providers.google import GoogleCalendarProvider
-from providers.outlook import OutlookProvider
+from providers.base import ProviderError, is_instance
 from sync.store.db import Database, app_secret
 from sync.store.models import CalendarRow, PushChannelRow
+
+if TYPE_CHECKING:  # the adapters load their vendor libraries (msal): imported only where a provider is used
+    from providers.google import GoogleCalendarProvider
+    from providers.outlook import OutlookProvider
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ def ensure_google_channels(
     now: datetime,
 ) -> int:
     """Open a channel for each calendar without one that lives past `RENEW_BEFORE`; stop replaced ones."""
+    from providers import google_push
+
     address = public_url.rstrip("/") + "/webhooks/google"
     opened = 0
     for calendar in provider.calendars():
@@ -107,6 +110,8 @@ def ensure_graph_subscriptions(
     db: Database, provider: OutlookProvider, public_url: str, secret: bytes, now: datetime
 ) -> int:
     """Create a subscription per mailbox without a live one; renew those expiring within a day."""
+    from providers import outlook_push
+
     base = public_url.rstrip("/")
     changed = 0
     for mailbox in provider.calendars():
@@ -166,10 +171,10 @@ def ensure_push(providers: Iterable[object], db: Database, public_url: str, secr
     """One pass of the renewal job over every provider that can push."""
     done = 0
     for provider in providers:
-        if isinstance(provider, GoogleCalendarProvider):
-            done += ensure_google_channels(db, provider, public_url, secret, now)
-        elif isinstance(provider, OutlookProvider):
-            done += ensure_graph_subscriptions(db, provider, public_url, secret, now)
+        if is_instance(provider, "providers.google", "GoogleCalendarProvider"):
+            done += ensure_google_channels(db, cast("GoogleCalendarProvider", provider), public_url, secret, now)
+        elif is_instance(provider, "providers.outlook", "OutlookProvider"):
+            done += ensure_graph_subscriptions(db, cast("OutlookProvider", provider), public_url, secret, now)
     return done
 
 
