@@ -1,7 +1,7 @@
 """One truth on every surface: the figures of the demo org agree across the report (JSON), the findings
-(JSON), the digest (parsed from the email as received) and the org page — the same held / moved /
-replaced / cancelled counts, the same days since the last 1:1, and "too long" exactly where the
-`cadence-gap` rule broke."""
+(JSON), the digest (parsed from the email as received) and the org page (parsed from its HTML) — the
+same held / moved / replaced / cancelled counts, the same days since the last 1:1, and "too long"
+exactly where the `cadence-gap` rule broke."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from email import policy
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from rich.console import Console
 
 from sync.cli import main
@@ -20,13 +21,34 @@ from sync.cli.demo import run_demo
 from sync.config import load_settings
 from sync.runtime import utc_now
 from sync.store.db import Database
-from sync.views.orgpage import OrgDeps, org_view
+from sync.views.orgpage import OrgDeps, org_blueprint
+from sync.web import create_app
 
 PAIR = re.compile(r"^(?P<name>[^\n<]+) <(?P<report>[^>]+)>(?: \(calendar data is stale\))?$", re.M)
 GAP = re.compile(r"\| (?P<days>\d+) days? since the last one(?P<late> \(too long\))?")
 COUNTS = re.compile(
     r"\d+ weeks: (?P<held>\d+) held, (?P<moved>\d+) moved, (?P<replaced>\d+) replaced, (?P<cancelled>\d+)"
 )
+
+
+ORG_TOKEN = "consistency-org-token-0123456789"
+ORG_ROW = re.compile(
+    r'<tr data-manager="(?P<manager>[^"]+)">.*?<td class="num reports"[^>]*>(?P<reports>\d+)</td>'
+    r'.*?<td class="num gap(?P<late> late)?"[^>]*>(?P<gap>\d+|–)(?: days)?</td>',
+    re.S,
+)
+
+
+def _org_rows(html: str) -> dict[str, dict[str, object]]:
+    """Each manager's row as the org page shows it."""
+    return {
+        m["manager"]: {
+            "reports": int(m["reports"]),
+            "late": bool(m["late"]),
+            "longest_gap": None if m["gap"] == "–" else int(m["gap"]),
+        }
+        for m in ORG_ROW.finditer(html)
+    }
 
 
 def _digests(folder: Path) -> dict[tuple[str, str], dict[str, object]]:
@@ -107,13 +129,19 @@ def test_every_surface_of_the_demo_org_tells_the_same_figures(
     quiet = [f for f in findings if not f["needs_attention"]]
     assert quiet, "the demo org has findings recorded but never emailed (its history, the digest-only ones)"
 
-    # The org page: per manager, the same number of reports and a late gap exactly where a report's is too long.
+    # The org page as served (its HTML parsed): per manager, the same number of reports, the same longest gap,
+    # and a late mark exactly where a report's gap is too long.
     settings = load_settings(Path(config))
     db = Database(settings.resolved_database_url())
-    view = org_view(OrgDeps(db, settings, utc_now, None, frozenset()), utc_now(), 12)
+    deps = OrgDeps(db, settings, utc_now, SecretStr(ORG_TOKEN), frozenset())
+    with create_app(blueprints=[org_blueprint(deps)]).test_client() as client:
+        page = client.get(f"/org?token={ORG_TOKEN}")
     db.dispose()
-    for row in view["rows"]:
-        mine = [p for p in report if p[0] == row["manager"]]
-        assert row["reports"] == len(mine)
-        assert row["gap_late"] == any(p in broken for p in mine), row["manager"]
-        assert row["longest_gap"] == max(report[p]["gap_days"] for p in mine)  # type: ignore[type-var]
+    assert page.status_code == 200
+    rows = _org_rows(page.get_data(as_text=True))
+    assert {m for m, _ in report} == set(rows)
+    for manager, row in rows.items():
+        mine = [p for p in report if p[0] == manager]
+        assert row["reports"] == len(mine), manager
+        assert row["late"] == any(p in broken for p in mine), manager
+        assert row["longest_gap"] == max(report[p]["gap_days"] for p in mine), manager  # type: ignore[type-var]
