@@ -73,7 +73,7 @@ def prepare(
         policy=policy,
     )
     # Pages and items are read in one query each and new pages flushed together, not one round trip per pair.
-    pairs = pairs_by_key(session)
+    pairs = pairs_by_key(session, [h.pair.key for h in histories])
     wanted = (
         (h.pair.key, is_new_pair(h, starts.get(h.pair.key), now.date(), agenda.new_pair_days))
         for h in histories
@@ -81,7 +81,7 @@ def prepare(
     )
     ensure_pairs(session, wanted, now, pairs)
     folder = agenda.markdown_dir if agenda.backend == "markdown" else None
-    items = items_by_pair(session) if folder is None else {}
+    items = items_by_pair(session, [p.id for p in pairs.values()]) if folder is None else {}
     for history in histories:
         manager, report = history.pair.key
         pair = pairs[(manager, report)]

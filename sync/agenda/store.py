@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -128,9 +128,18 @@ def ensure_pair(session: Session, manager: str, report: str, now: datetime, *, i
 PairKey = tuple[str, str]
 
 
-def pairs_by_key(session: Session) -> dict[PairKey, AgendaPairRow]:
-    """Every pair's page in one query: a cycle touches them all, one query per pair costs seconds at scale."""
-    return {(r.manager, r.report): r for r in session.scalars(select(AgendaPairRow))}
+# Up to this many values, a bulk read asks for just those (an IN list); beyond it, for every row.
+IN_LIMIT = 500
+
+
+def pairs_by_key(session: Session, keys: Collection[PairKey] | None = None) -> dict[PairKey, AgendaPairRow]:
+    """The pages of `keys` (None: all) in one query: one query per pair costs seconds at scale, and a
+    cycle that judged a few pairs reads only their managers' pages."""
+    query = select(AgendaPairRow)
+    managers = {m for m, _ in keys} if keys is not None else None
+    if managers is not None and len(managers) <= IN_LIMIT:
+        query = query.where(AgendaPairRow.manager.in_(sorted(managers)))
+    return {(r.manager, r.report): r for r in session.scalars(query)}
 
 
 def ensure_pairs(
@@ -152,14 +161,13 @@ def ensure_pairs(
     return known
 
 
-def items_by_pair(session: Session) -> dict[int, list[Item]]:
-    """Every pair's live items in one query, each pair's in the order `items_of` gives."""
+def items_by_pair(session: Session, pair_ids: Collection[int] | None = None) -> dict[int, list[Item]]:
+    """The live items of `pair_ids` (None: all) in one query, each pair's in the order `items_of` gives."""
     grouped: dict[int, list[Item]] = {}
-    rows = session.scalars(
-        select(AgendaItemRow)
-        .where(AgendaItemRow.deleted_at.is_(None))
-        .order_by(AgendaItemRow.pair_id, AgendaItemRow.created_at, AgendaItemRow.id)
-    )
+    query = select(AgendaItemRow).where(AgendaItemRow.deleted_at.is_(None))
+    if pair_ids is not None and len(pair_ids) <= IN_LIMIT:
+        query = query.where(AgendaItemRow.pair_id.in_(sorted(pair_ids)))
+    rows = session.scalars(query.order_by(AgendaItemRow.pair_id, AgendaItemRow.created_at, AgendaItemRow.id))
     for row in rows:
         grouped.setdefault(row.pair_id, []).append(_item(row))
     return grouped

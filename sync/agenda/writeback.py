@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Container, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Container, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,7 +26,7 @@ from rules.detect import humans
 from rules.history import PairHistory
 from rules.model import CalendarEvent, EvaluationContext, EventKind
 from rules.model import OccurrenceOutcome as Outcome
-from sync.agenda.store import page_url, pair_row, pairs_by_key
+from sync.agenda.store import IN_LIMIT, page_url, pair_row, pairs_by_key
 from sync.config import Settings
 from sync.notify.render import display_name
 from sync.store.db import Database
@@ -163,8 +163,9 @@ def plan(
     "intended" for ever. `writable`: the providers that can be written (None: all)."""
     agenda = settings.agenda
     decisions = []
-    pairs = pairs_by_key(session)
-    writes = _writes_by_event(session)
+    targets = list(targets)
+    pairs = pairs_by_key(session, [(t.manager, t.report) for t in targets])
+    writes = _writes_by_event(session, {t.calendar for t in targets})
     for target in targets:
         pair = pairs.get((target.manager, target.report))
         if pair is None:
@@ -202,9 +203,12 @@ def plan(
     return decisions
 
 
-def _writes_by_event(session: Session) -> dict[tuple[str, str, str], AgendaWriteRow]:
-    """Every stored write in one query, by (provider, calendar, event id): its unique key."""
-    return {(r.provider, r.calendar, r.event_id): r for r in session.scalars(select(AgendaWriteRow))}
+def _writes_by_event(session: Session, calendars: Collection[str]) -> dict[tuple[str, str, str], AgendaWriteRow]:
+    """The stored writes on `calendars` in one query, by (provider, calendar, event id): their unique key."""
+    query = select(AgendaWriteRow)
+    if len(calendars) <= IN_LIMIT:
+        query = query.where(AgendaWriteRow.calendar.in_(sorted(calendars)))
+    return {(r.provider, r.calendar, r.event_id): r for r in session.scalars(query)}
 
 
 def _advance(row: AgendaWriteRow, pair: AgendaPairRow, target: Target, url: str, readd: bool, now: datetime) -> None:
