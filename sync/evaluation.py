@@ -35,7 +35,8 @@ def evaluation_context(session: Session, settings: Settings, now: datetime) -> E
         Pause(manager=p.manager, report=p.report, until=p.until, since=p.since)
         for p in session.scalars(select(PauseRow))
     )
-    first_seen = {(p.manager, p.report): p.first_seen for p in session.scalars(select(PairSeenRow))}
+    seen = session.execute(select(PairSeenRow.manager, PairSeenRow.report, PairSeenRow.first_seen))
+    first_seen = {(manager, report): day for manager, report, day in seen}  # plain rows: one per pair
     attendance = (
         stored_attendance(session, now - timedelta(days=settings.rules.history_days + 1))
         if settings.rules.attendance == PREFER

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rules.model import Finding, FindingStatus
+from sync.store.db import IN_LIMIT
 from sync.store.models import FindingRow
 from sync.views.attention import email_state, needs_attention
 
@@ -42,11 +43,17 @@ def record_findings(
     """
     stats = FindingStats()
     judged = set(judged_pairs)
-    existing = {
-        (row.rule, row.manager, row.report, row.key): row
-        for row in session.scalars(select(FindingRow))
-        if (row.manager, row.report) in judged or row.status == FindingStatus.OPEN.value
-    }
+    findings = list(findings)
+    existing = _open_rows(session, judged)
+    # A finding with no open row may have a resolved one (it comes back: reopened, not duplicated).
+    missing = {f.identity for f in findings} - existing.keys()
+    managers = sorted({manager for _rule, manager, _report, _key in missing})
+    for start in range(0, len(managers), IN_LIMIT):
+        chunk = managers[start : start + IN_LIMIT]
+        for known in session.scalars(select(FindingRow).where(FindingRow.manager.in_(chunk))):
+            identity = (known.rule, known.manager, known.report, known.key)
+            if identity in missing:
+                existing[identity] = known
     current: set[tuple[str, str, str, str]] = set()
     for finding in findings:
         current.add(finding.identity)
@@ -87,6 +94,20 @@ def record_findings(
             row.resolved_at = now
             stats.resolved += 1
     return stats
+
+
+def _open_rows(session: Session, judged: set[tuple[str, str]]) -> dict[tuple[str, str, str, str], FindingRow]:
+    """The open findings of the judged pairs, by identity: what this cycle may update or resolve. Resolved
+    history is not read (it only grows); a cycle that judged a few pairs reads only their managers' rows."""
+    query = select(FindingRow).where(FindingRow.status == FindingStatus.OPEN.value)
+    managers = {manager for manager, _ in judged}
+    if len(managers) <= IN_LIMIT:
+        query = query.where(FindingRow.manager.in_(sorted(managers)))
+    return {
+        (row.rule, row.manager, row.report, row.key): row
+        for row in session.scalars(query)
+        if (row.manager, row.report) in judged
+    }
 
 
 def _facts(finding: Finding) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from sync.store.db import IN_LIMIT
 from sync.store.models import (
     AgendaItemRow,
     AgendaNudgeRow,
@@ -126,10 +127,6 @@ def ensure_pair(session: Session, manager: str, report: str, now: datetime, *, i
 
 
 PairKey = tuple[str, str]
-
-
-# Up to this many values, a bulk read asks for just those (an IN list); beyond it, for every row.
-IN_LIMIT = 500
 
 
 def pairs_by_key(session: Session, keys: Collection[PairKey] | None = None) -> dict[PairKey, AgendaPairRow]:

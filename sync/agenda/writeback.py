@@ -26,10 +26,10 @@ from rules.detect import humans
 from rules.history import PairHistory
 from rules.model import CalendarEvent, EvaluationContext, EventKind
 from rules.model import OccurrenceOutcome as Outcome
-from sync.agenda.store import IN_LIMIT, page_url, pair_row, pairs_by_key
+from sync.agenda.store import page_url, pair_row, pairs_by_key
 from sync.config import Settings
 from sync.notify.render import display_name
-from sync.store.db import Database
+from sync.store.db import IN_LIMIT, Database
 from sync.store.models import AgendaPairRow, AgendaWriteRow
 
 log = logging.getLogger(__name__)

@@ -20,6 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from sync.store.models import AppSecretRow
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# Values in one IN list (or rows in one bulk insert): well under SQLite's bound-parameter limit. A bulk
+# read for at most this many keys asks for just those; for more, it reads the table.
+IN_LIMIT = 500
 
 
 def normalize_url(url: str) -> str:

@@ -24,9 +24,8 @@ from rules.model import (
     Response,
     Sighting,
 )
+from sync.store.db import IN_LIMIT
 from sync.store.models import EventRow
-
-CHUNK = 500
 
 
 def _iso(value: datetime | date | None) -> str | None:
@@ -154,8 +153,8 @@ class WriteStats:
 
 def _existing(session: Session, provider: str, calendar: str, ids: Sequence[str]) -> dict[str, EventRow]:
     found: dict[str, EventRow] = {}
-    for i in range(0, len(ids), CHUNK):
-        chunk = ids[i : i + CHUNK]
+    for i in range(0, len(ids), IN_LIMIT):
+        chunk = ids[i : i + IN_LIMIT]
         rows = session.scalars(
             select(EventRow).where(
                 EventRow.provider == provider, EventRow.calendar == calendar, EventRow.event_id.in_(chunk)
@@ -216,8 +215,8 @@ def upsert_events(
     if fresh:
         # New rows in one executemany: a first sync writes thousands, and ORM objects cost 10x more.
         table = cast(Table, EventRow.__table__)
-        for i in range(0, len(fresh), CHUNK):
-            session.connection().execute(insert(table), fresh[i : i + CHUNK])
+        for i in range(0, len(fresh), IN_LIMIT):
+            session.connection().execute(insert(table), fresh[i : i + IN_LIMIT])
         stats.inserted += len(fresh)
 
 
