@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +20,7 @@ from agenda_fixtures import (
     SimulatedCrash,
     make_agenda_world,
 )
-from google_fixtures import ALICE, BOB, instance_id, weekly_one_on_one, when
+from google_fixtures import ALICE, BOB, CAROL, instance_id, weekly_one_on_one, when
 
 from emulators.google import GoogleCalendarEmulator
 from emulators.smtp import MailSink
@@ -121,6 +122,50 @@ def test_a_concurrent_edit_makes_the_write_fail_with_412_and_it_is_retried_on_th
     assert event["description"].startswith(USER_TEXT + "\nAlso: offsite plans\n\n")  # their edit survived
     assert len(links(event["description"])) == 1
     assert len(world.patches("weekly0001")) == 2  # the first answered 412, the second landed
+
+
+@dataclass
+class MeetingWriter:
+    """Each read waits (at most 10 s) until `width` writes are in flight at once: one at a time never gets there."""
+
+    inner: AgendaWriter
+    width: int
+    name: str = "google"
+
+    def __post_init__(self) -> None:
+        self.together = threading.Barrier(self.width, timeout=10)
+        self.met = 0
+
+    def read_event(self, calendar: str, event_id: str) -> EventText:
+        if self.met < self.width:
+            try:
+                self.together.wait()
+                self.met = self.width
+            except threading.BrokenBarrierError:
+                pass
+        return self.inner.read_event(calendar, event_id)
+
+    def attach_agenda(self, current: EventText, link: AgendaLink) -> str | None:
+        return self.inner.attach_agenda(current, link)
+
+
+def test_a_fresh_install_writes_several_links_at_once(
+    google_emulator: GoogleCalendarEmulator, sink: MailSink, database_url: str
+) -> None:
+    pairs = [{"manager": ALICE, "report": r, "start": (FIRST - timedelta(days=30)).date()} for r in (BOB, CAROL)]
+    world = make_agenda_world(google_emulator, sink, database_url, pairs=pairs, more={"concurrency": 2})
+    weekly_one_on_one(world.emulator, FIRST, zone="UTC")
+    weekly_one_on_one(
+        world.emulator, FIRST, zone="UTC", attendee=CAROL, event_id="weekly0002", title="1:1 Alice / Carol"
+    )
+    writer = MeetingWriter(world.runtime.writers["google"], width=2)
+    world.runtime.writers["google"] = writer
+    report = world.cycle()
+    assert writer.met == 2, "the two writes never were in flight at the same time"
+    assert report.agenda.written == 2
+    assert [w.state for w in world.writes()] == ["done", "done"]
+    for event_id in ("weekly0001", "weekly0002"):
+        assert len(links(world.emulator.get_event(ALICE, event_id)["description"])) == 1
 
 
 @pytest.mark.parametrize("moment", ["before", "after"])
