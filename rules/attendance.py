@@ -23,7 +23,7 @@ OFF = "off"
 PREFER = "prefer"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Attendance:
     """The join intervals of the pair's two people in one occurrence's call (UTC).
 
@@ -41,7 +41,7 @@ class Presence(StrEnum):
     NO_SHOW = "no-show"  # the slot stayed but one or both never joined, or never together
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """What the evidence says about one occurrence, with the figures its words need."""
 

@@ -19,7 +19,7 @@ from rules.recurrence import expand, expand_dates, span
 AWAY_HOURS = 4
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Away:
     days: frozenset[date]  # whole days away: all-day out of office, pauses (manager's dates)
     spans: tuple[tuple[datetime, datetime], ...]  # timed out of office (UTC), sorted

@@ -18,7 +18,7 @@ GAP = "cadence-gap"
 GAP_AHEAD = "cadence-gap-ahead"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reference:
     """Where a gap is counted from."""
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from rules.model import Attendee, CalendarEvent, EventKind, Response, epoch
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Copy:
     """One copy of a meeting: the event on one calendar, plus its exception for the slot, if any."""
 
@@ -24,7 +24,7 @@ class Copy:
     exception: CalendarEvent | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Slot:
     """What the copies say about one expected meeting."""
 
@@ -43,7 +43,7 @@ class Slot:
     conference: str | None = None  # live slots: the video call it happens in, if any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Judge:
     """What deciding needs besides the copies: the pair and the late-cancellation threshold."""
 

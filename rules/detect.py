@@ -23,7 +23,7 @@ from datetime import date
 from rules.model import CalendarEvent, Directory, EventKind, EventType, Pair, RuleSettings
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """An event that could be a 1:1: two people, maybe a 1:1 title."""
 
@@ -138,7 +138,7 @@ def counts_as_one_on_one(found: Candidate, event: CalendarEvent, directory: Dire
     return event.kind is EventKind.MASTER and found.people in directory_pairs(directory)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Vote:
     """One titled 1:1 seen without a directory: who organized it, and when it begins."""
 

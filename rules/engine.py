@@ -24,7 +24,7 @@ from rules.no_show import no_show_findings
 from rules.screen import BadData, pair_failure, screen
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Evaluation:
     findings: tuple[Finding, ...]  # sorted by (manager, report, rule, key)
     judged_pairs: frozenset[tuple[str, str]]  # their open findings not in `findings` get resolved
@@ -35,7 +35,7 @@ class Evaluation:
     bad_data: tuple[BadData, ...] = ()  # refused events, and pairs whose data made a rule fail (skipped)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Histories:
     histories: list[PairHistory]  # sorted by pair
     bad_data: tuple[BadData, ...]  # refused events, and the pairs whose history could not be built

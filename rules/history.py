@@ -23,7 +23,7 @@ from rules.model import OccurrenceOutcome as Outcome
 from rules.series import Series, SeriesCopy, group_series, one_off_slots, series_slots
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PairEvents:
     """Everything seen about one pair, as the engine gathered it."""
 
@@ -35,7 +35,7 @@ class PairEvents:
     last_change: datetime | None = None  # latest change seen on any of the pair's 1:1s
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SeriesSummary:
     key: str
     first_start: datetime
@@ -46,7 +46,7 @@ class SeriesSummary:
     continued_by: str | None  # the series that carries its cadence on (a split), if any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PairHistory:
     pair: Pair
     time_zone: str  # the manager's zone: days are counted in it

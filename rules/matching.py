@@ -18,7 +18,7 @@ from datetime import datetime
 Within = Callable[[datetime, datetime], bool]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Matching:
     replaced: dict[datetime, datetime]  # cancelled original start → start of its replacement
     covered: dict[datetime, datetime]  # moved slot's original start → the one-off standing in for it

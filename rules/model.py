@@ -59,7 +59,7 @@ class EventType(StrEnum):
     WORKING_LOCATION = "workingLocation"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Attendee:
     email: str
     response: Response = Response.NEEDS_ACTION
@@ -69,7 +69,7 @@ class Attendee:
     responded_at: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sighting:
     """What the store knows about when it saw an event; providers leave it unset.
 
@@ -84,7 +84,7 @@ class Sighting:
     by_full_listing: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CalendarEvent:
     """One copy of one event on one watched calendar.
 
@@ -138,7 +138,7 @@ class CalendarEvent:
         return self.status is EventStatus.CANCELLED
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Pair:
     """A manager and one of their reports."""
 
@@ -152,7 +152,7 @@ class Pair:
         return (self.manager, self.report)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Directory:
     """Who reports to whom. Empty `pairs` means no directory is configured."""
 
@@ -184,7 +184,7 @@ class Directory:
         return self.canonical(address).rpartition("@")[2] in self.domains
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Pause:
     """A pair on hold (e.g. parental leave): slots before `until` are not violations."""
 
@@ -203,7 +203,7 @@ class OccurrenceOutcome(StrEnum):
     NO_SHOW = "no-show"  # the slot stayed on the calendar, but the call shows one or both never joined
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Occurrence:
     """One expected meeting of a pair, identified by its original start."""
 
@@ -232,7 +232,7 @@ class Occurrence:
     conference: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RuleSettings:
     """Thresholds from `rules.*` in the config; these defaults are the house rules."""
 
@@ -261,7 +261,7 @@ class RuleSettings:
     min_attended_minutes: int = 10
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EvaluationContext:
     """Everything the rules need besides the events; `now` is passed in, never read."""
 
@@ -289,7 +289,7 @@ class FindingStatus(StrEnum):
     ENDED = "ended"  # the pair ended (a leaver, a new manager): closed without being resolved, kept as history
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """A broken rule, with why.
 

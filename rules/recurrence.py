@@ -30,14 +30,14 @@ _MAX_SLOTS = 5000
 _NOMINAL_DAYS = {"DAILY": 1, "WEEKLY": 7, "MONTHLY": 30, "YEARLY": 365}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ContentLine:
     name: str
     params: dict[str, str] = field(hash=False)
     value: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Expansion:
     """The slots of a timed series inside a range."""
 
@@ -139,13 +139,13 @@ def _rule(line: ContentLine, dtstart: datetime, tz: tzinfo | None) -> rrule | No
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Exclusions:
     exact_exclusions: frozenset[datetime]
     date_exclusions: frozenset[date]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Pattern:
     rules: rruleset
     bounded: bool
@@ -227,7 +227,7 @@ _DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _WEEKLY_KEYS = frozenset({"FREQ", "INTERVAL", "BYDAY", "UNTIL", "COUNT", "WKST"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Weekly:
     """A plain `FREQ=WEEKLY` on the first slot's own weekday: slots are dtstart + k·period, no search needed."""
 

@@ -18,7 +18,7 @@ from rules.recurrence import YEARS, rule_problem
 _MAX_NAMED = 5  # event ids named per report: enough to find them, never a wall of text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BadData:
     """Calendar data the rules could not use, named for the admin who can fix it."""
 

@@ -16,14 +16,14 @@ from rules.model import CalendarEvent, Response, epoch
 from rules.recurrence import Expansion, expand, span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SeriesCopy:
     calendar: str  # the owner, canonical
     master: CalendarEvent
     exceptions: Mapping[datetime, CalendarEvent]  # by original start (UTC)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Series:
     key: str
     copies: tuple[SeriesCopy, ...]  # the deciding copy first

@@ -25,7 +25,7 @@ from rules.days import midnight, zone
 MONDAY_TO_FRIDAY = frozenset(range(5))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Interval:
     """[start, end) in UTC."""
 
@@ -36,7 +36,7 @@ class Interval:
         return self.start < other.end and other.start < self.end
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WorkingHours:
     """The hours a person takes meetings, in their own zone; weekdays 0 = Monday."""
 
@@ -53,7 +53,7 @@ class WorkingHours:
         return self.start <= first.time() and last.time() <= self.end and first < last
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Person:
     """What we know of one attendee's time: busy intervals (UTC) and away days in their zone."""
 
@@ -71,7 +71,7 @@ class Person:
         return self.hours.contains(slot) and not self.is_away(slot) and not any(slot.overlaps(b) for b in self.busy)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SlotQuery:
     """One search: the people, the window the rule allows and the meeting's shape."""
 
@@ -86,7 +86,7 @@ class SlotQuery:
     after_days: int = 14  # how far past the window to look when it holds nothing
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SlotSearch:
     slots: tuple[Interval, ...]
     in_window: bool  # False: the window had nothing and these come after it (or there are none)

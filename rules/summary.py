@@ -51,7 +51,7 @@ def classify(occurrence: Occurrence, replacements: frozenset[datetime]) -> str |
     }[occurrence.outcome]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PairSummary:
     manager: str
     report: str
@@ -132,7 +132,7 @@ def summarize(history: PairHistory, since: datetime, max_gap_days: int = 14) -> 
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WeekCell:
     monday: date  # in the manager's zone
     state: str  # one of WEEK_STATES
@@ -190,7 +190,7 @@ def _empty_week(history: PairHistory, monday: date, took_place: Sequence[date], 
     return GAP if (end - since).days > due_days else NONE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ManagerAggregate:
     """What the org page shows of one manager: aggregates, never a single meeting or a report's name."""
 
