@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from agenda_fixtures import FIRST, LINK, NOW, AgendaWorld, make_agenda_world
 from google_fixtures import ALICE, BOB, weekly_one_on_one
+from page_words import CONFIG_KEY
 
 from emulators.google import GoogleCalendarEmulator
 from emulators.smtp import MailSink
@@ -126,6 +127,10 @@ def test_sign_in_by_email_add_a_talking_point_and_carry_open_action_items(
     page.wait_for_selector("#next")
     assert page.url == url
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280, "no sideways scrolling on a laptop"
+    words = page.inner_text("body")
+    assert "Your points come first" in words, "the page speaks to Bob, the report"
+    assert "11:00 (Europe/Berlin)" in words and "UTC" not in words, words  # 10:00 UTC in Bob's zone, named
+    assert not CONFIG_KEY.search(words), f"the page shows a setting's name: {CONFIG_KEY.search(words)}"
     shot(page, "02-page-signed-in")
 
     page.fill("#topic-text", "My growth plan <b>for 2026</b>")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from page_words import CONFIG_KEY
 from rules_builders import B, M, R
 from views_fixtures import NOW, SECRET_DESCRIPTION, SECRET_TITLE, org_settings, seed
 
@@ -88,7 +89,7 @@ def test_the_org_page_shows_the_aggregates_and_no_note_text(browser: Any, runtim
     assert deps is not None
     with WebServer("127.0.0.1:0") as server:
         server.mount(create_app(agenda_deps(runtime, server.url), blueprints=[org_blueprint(deps)]))
-        context = browser.new_context(viewport={"width": 1100, "height": 900})
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
         assert page.goto(f"{server.url}/org").status == 401
         assert page.locator("#denied").is_visible() and page.locator("#managers").count() == 0
@@ -109,6 +110,8 @@ def test_the_org_page_shows_the_aggregates_and_no_note_text(browser: Any, runtim
         text = page.inner_text("body") + page.content()
         for private in (NOTE, "SECRET-NOTE", SECRET_TITLE, "TOPSECRET", SECRET_DESCRIPTION, R):
             assert private not in text
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280, "no sideways scrolling on a laptop"
+        assert not CONFIG_KEY.search(page.inner_text("body")), "the page shows a setting's name"
         shot(page, "org-page")
 
         phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
@@ -181,7 +184,6 @@ def _every_email(runtime: Runtime) -> dict[str, str]:
 
 
 # A setting's name as a manager would never say it: `rules.max_gap_days`, `digest.opt_out = …`.
-CONFIG_KEY = re.compile(r"\b(rules|digest|notify|agenda|booking|directory|web|escalation)\.[a-z_]+\b")
 # Whose zone each kind is read in: the report's for their nudge and sign-in, else the manager's.
 # A zone is named by its name or by its abbreviation at that time of year (PDT, CET).
 LOS_ANGELES, BERLIN = ("America/Los_Angeles", "PDT", "PST"), ("Europe/Berlin", "CET", "CEST")
