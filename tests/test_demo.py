@@ -92,3 +92,15 @@ def test_findings_filter_by_person_and_rule_and_explain_one(tmp_path: Path, caps
         )
         - 1
     )
+
+
+def test_make_demo_runs_from_the_repository_with_its_relative_demo_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `make demo` runs `oneonone demo` in the checkout: the folder is `.demo`, relative. Every file the written
+    # config names must still be found, since the config's own relative paths are read from its folder.
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    assert run_demo(Path(".demo"), cycles=1, interval=0, console=Console(file=out, width=80)) == 0, out.getvalue()
+    assert "configuration error" not in out.getvalue()
+    assert main(["--config", ".demo/config.yaml", "check-config"]) == 0

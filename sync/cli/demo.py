@@ -252,7 +252,7 @@ def run_demo(folder: Path, *, cycles: int, interval: float, console: Console) ->
         config["notify"] = {**config["notify"], "channels": {"warning": "slack"}, "quiet_hours": "off"}
         token_file = folder / "org-token"  # the org page's admin token, and today's digest in every zone it is today
         token_file.write_text(secrets.token_urlsafe(24), encoding="utf-8")
-        config["org_page"] = {"admin_token_file": str(token_file)}
+        config["org_page"] = {"admin_token_file": str(token_file.resolve())}
         config["digest"] = {"weekday": WEEKDAYS[now.weekday()], "hour": 0}
         config["booking"] = {"enabled": True}  # proposed slots in warnings, booked from the page (README, "Booking")
         config_file = folder / "config.yaml"
