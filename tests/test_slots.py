@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -89,7 +90,7 @@ def test_slots_satisfy_the_rule_or_say_they_come_after_the_window(query: SlotQue
             assert slot.start >= query.window.end
     if not result.in_window:
         # Nothing in the window was free: the search looked at every grid step.
-        step_query = SlotQuery(**{**query.__dict__, "count": 10_000})
+        step_query = replace(query, count=10_000)
         assert search(step_query).in_window is False
 
 

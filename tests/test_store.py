@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 from alembic.autogenerate import compare_metadata
@@ -33,7 +34,7 @@ def _event(**changes: object) -> CalendarEvent:
         ),
         etag='"1"',
     )
-    return CalendarEvent(**{**base.__dict__, **changes})  # type: ignore[arg-type]
+    return replace(base, **changes)
 
 
 def test_migrations_create_exactly_the_models_schema(database_url: str) -> None:
