@@ -383,6 +383,8 @@ def main() -> None:
     name = args.mode
     if args.calendars is not None or args.only is not None:
         name = f"{args.mode}-{args.calendars or SIZES[args.mode]}" + (f"-{args.only}" if args.only else "")
+    if os.environ.get("ONEONONE_BENCH_PROFILE"):
+        name += "-profiled"  # under cProfile: slower, never to be quoted beside the others
     (results / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     table = markdown(result)
     (results / f"{name}.md").write_text(table)
