@@ -112,6 +112,8 @@ def test_the_org_page_shows_the_aggregates_and_no_note_text(browser: Any, runtim
             assert private not in text
         assert page.evaluate("document.documentElement.scrollWidth") <= 1280, "no sideways scrolling on a laptop"
         assert not CONFIG_KEY.search(page.inner_text("body")), "the page shows a setting's name"
+        words = page.inner_text("body")
+        assert "(Europe/Berlin)" in words and "UTC" not in words, "its time in the organisation's zone, named"
         shot(page, "org-page")
 
         phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)

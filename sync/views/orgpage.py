@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, make_response, render_template, request
 from pydantic import SecretStr
@@ -28,6 +29,7 @@ from werkzeug.wrappers import Response
 from rules.engine import pair_histories
 from rules.summary import AWAY, CANCELLED, HELD, MOVED, REPLACED, aggregate_by_manager, summarize, weekly_counts
 from sync.agenda import auth
+from sync.agenda.meetings import zone_of
 from sync.config import Settings
 from sync.evaluation import evaluation_context
 from sync.notify.render import display_name
@@ -110,8 +112,9 @@ def _paint(state: str) -> dict[str, str]:
     return {"fill": style.fill, "words": style.words, "glyph": style.glyph}
 
 
-def org_view(deps: OrgDeps, now: datetime, weeks: int) -> dict[str, Any]:
-    """Everything the page shows: per-manager aggregates and weekly org totals, nothing per report."""
+def org_view(deps: OrgDeps, now: datetime, weeks: int, viewer: str | None = None) -> dict[str, Any]:
+    """Everything the page shows: per-manager aggregates and weekly org totals, nothing per report. Its one
+    time is in the viewer's zone (signed in: their calendar's; with the token: the organisation's default)."""
     with deps.db.session() as session:
         context = evaluation_context(session, deps.settings, now)
         histories = pair_histories(load_events(session), context)
@@ -134,33 +137,40 @@ def org_view(deps: OrgDeps, now: datetime, weeks: int) -> dict[str, Any]:
         for m in managers
     ]
     counts = [(monday, dict(c)) for monday, c in weekly_counts(fresh, now, weeks)]
+    default = deps.settings.time_zone
     return {
         "rows": rows,
         "chart": chart(counts),
         "series": [{"state": s, **_paint(s)} for s in SERIES],
         "weeks": weeks,
         "stale_pairs": len(histories) - len(fresh),
-        "generated": now.strftime("%a %d %b %Y %H:%M UTC"),
+        "generated": _in_zone(now, zone_of(viewer, context, default) if viewer else default),
         "max_gap_days": deps.settings.rules.max_gap_days,
     }
+
+
+def _in_zone(moment: datetime, zone: str) -> str:
+    return f"{moment.astimezone(ZoneInfo(zone)).strftime('%a %d %b %Y %H:%M')} ({zone})"
 
 
 def org_blueprint(deps: OrgDeps) -> Blueprint:
     bp = Blueprint("org", __name__, template_folder="templates", static_folder="static", static_url_path="/static/org")
 
-    def allowed(now: datetime) -> bool:
+    def viewer(now: datetime) -> str | None:
+        """Who may see the page: "" for the admin token, the signed-in address if allow-listed, else None."""
         if token_ok(deps.token, _given_token()):
-            return True
+            return ""
         if not deps.allow:
-            return False
+            return None
         with deps.db.session() as session:
             email = auth.session_email(session, request.cookies.get(auth.SESSION_COOKIE), now)
-        return email is not None and email in deps.allow
+        return email if email is not None and email in deps.allow else None
 
     @bp.get("/org")
     def page() -> Response:
         now = deps.clock()
-        if not allowed(now):
+        who = viewer(now)
+        if who is None:
             response = make_response(render_template("org/denied.html"), 401)
             response.headers["WWW-Authenticate"] = 'Bearer realm="oneonone org page"'
             return response
@@ -168,7 +178,7 @@ def org_blueprint(deps: OrgDeps) -> Blueprint:
             weeks = min(26, max(4, int(request.args.get("weeks", DEFAULT_WEEKS))))
         except ValueError:
             weeks = DEFAULT_WEEKS
-        response = make_response(render_template("org/page.html", **org_view(deps, now, weeks)), 200)
+        response = make_response(render_template("org/page.html", **org_view(deps, now, weeks, who or None)), 200)
         response.headers["X-Robots-Tag"] = "noindex"
         return response
 
