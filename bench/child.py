@@ -9,7 +9,6 @@ stored: the floor), `rules` (load the stored events vs evaluate every pair).
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import threading
 import time
@@ -22,20 +21,21 @@ from typing import Any
 import google_auth_httplib2
 import httplib2
 
+from bench.proc import vm_mb, wait_for
 from providers.google import GoogleCalendarProvider, _discovery_document, service_account_info_credentials
 from providers.retry import RetryPolicy
 
 
-def _rss_mb() -> float:
-    """This step's own peak: VmHWM starts afresh at exec. (`ru_maxrss` does not: Linux keeps it across execve,
-    so it carried the peak of the bench process that spawned the step, the one holding the seeded emulator.)"""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _provider(args: dict[str, Any]) -> GoogleCalendarProvider:
+    """Our Google provider for the seeded emulator, as every step that syncs builds it."""
+    info = json.loads(Path(args["key_file"]).read_text())
+    return GoogleCalendarProvider(
+        credentials_for=service_account_info_credentials(info),
+        watched=args["calendars"],
+        api_endpoint=args["api_endpoint"],
+        history_days=args["history_days"],
+        retry=RetryPolicy(attempts=3),
+    )
 
 
 def _ours(args: dict[str, Any]) -> dict[str, Any]:
@@ -43,14 +43,7 @@ def _ours(args: dict[str, Any]) -> dict[str, Any]:
     from sync.cycle import sync_all
     from sync.runtime import build_runtime
 
-    info = json.loads(Path(args["key_file"]).read_text())
-    provider = GoogleCalendarProvider(
-        credentials_for=service_account_info_credentials(info),
-        watched=args["calendars"],
-        api_endpoint=args["api_endpoint"],
-        history_days=args["history_days"],
-        retry=RetryPolicy(attempts=3),
-    )
+    provider = _provider(args)
     settings = parse_settings(
         {"database_url": args["database_url"], "concurrency": args["concurrency"], "rules": {"history_days": 400}}
     )
@@ -62,8 +55,7 @@ def _ours(args: dict[str, Any]) -> dict[str, Any]:
     if args.get("ready_file"):  # replicas: start together, once every process has imported and migrated
         Path(args["ready_file"]).write_text("ready")
         go = Path(args["go_file"])
-        while not go.exists():
-            time.sleep(0.01)
+        wait_for(go, 0.01)
     start, cpu_start = time.perf_counter(), time.process_time()
     fresh = timedelta(seconds=args["fresh_within"]) if args.get("fresh_within") else None
     results = sync_all(runtime, now, fresh_within=fresh)
@@ -79,7 +71,7 @@ def _ours(args: dict[str, Any]) -> dict[str, Any]:
         "first_error": failed[0] if failed else None,
         "written": sum(r.stats.inserted + r.stats.changed + r.stats.deleted for r in results),
         "finished_at": time.time(),
-        "rss_mb": _rss_mb(),
+        "rss_mb": vm_mb(),
     }
 
 
@@ -143,7 +135,7 @@ def _bare(args: dict[str, Any]) -> dict[str, Any]:
         list(pool.map(one, args["calendars"]))
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     tokens_path.write_text(json.dumps(new_tokens))
-    return {"wall": wall, "cpu": cpu, "requests": counts["requests"], "items": counts["items"], "rss_mb": _rss_mb()}
+    return {"wall": wall, "cpu": cpu, "requests": counts["requests"], "items": counts["items"], "rss_mb": vm_mb()}
 
 
 def _rules(args: dict[str, Any]) -> dict[str, Any]:
@@ -184,7 +176,7 @@ def _rules(args: dict[str, Any]) -> dict[str, Any]:
         "pairs": len(evaluation.judged_pairs),
         "occurrences": occurrences,
         "findings": len(evaluation.findings),
-        "rss_mb": _rss_mb(),
+        "rss_mb": vm_mb(),
     }
 
 
@@ -195,14 +187,7 @@ def _cycle(args: dict[str, Any]) -> dict[str, Any]:
     from sync.cycle import run_cycle
     from sync.runtime import build_runtime
 
-    info = json.loads(Path(args["key_file"]).read_text())
-    provider = GoogleCalendarProvider(
-        credentials_for=service_account_info_credentials(info),
-        watched=args["calendars"],
-        api_endpoint=args["api_endpoint"],
-        history_days=args["history_days"],
-        retry=RetryPolicy(attempts=3),
-    )
+    provider = _provider(args)
     settings = parse_settings(
         {
             "database_url": args["database_url"],
@@ -218,8 +203,7 @@ def _cycle(args: dict[str, Any]) -> dict[str, Any]:
     warm = time.perf_counter() - start
     Path(args["ready_file"]).write_text("ready")
     go = Path(args["go_file"])
-    while not go.exists():
-        time.sleep(0.05)
+    wait_for(go, 0.05)
     now[0] += timedelta(minutes=5)
     before = provider.requests_made
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -231,22 +215,14 @@ def _cycle(args: dict[str, Any]) -> dict[str, Any]:
         "cpu": cpu,
         "requests": provider.requests_made - before,
         "evaluated": report.evaluated,
-        "rss_mb": _rss_mb(),
+        "rss_mb": vm_mb(),
     }
 
 
 def _hour(args: dict[str, Any]) -> dict[str, Any]:
     from bench.hour import hour_step
 
-    info = json.loads(Path(args["key_file"]).read_text())
-    provider = GoogleCalendarProvider(
-        credentials_for=service_account_info_credentials(info),
-        watched=args["calendars"],
-        api_endpoint=args["api_endpoint"],
-        history_days=args["history_days"],
-        retry=RetryPolicy(attempts=3),
-    )
-    return hour_step(args, provider)
+    return hour_step(args, _provider(args))
 
 
 STEPS = {"ours": _ours, "bare": _bare, "rules": _rules, "cycle": _cycle, "hour": _hour}

@@ -17,15 +17,9 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
+from bench.proc import vm_mb, wait_for
+
 CYCLES = 12
-
-
-def _vm(field: str) -> float:
-    """A line of /proc/self/status in MB (VmHWM: this process's peak since exec; VmRSS: now)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def hour_step(args: dict[str, Any], provider: Any) -> dict[str, Any]:
@@ -50,18 +44,16 @@ def hour_step(args: dict[str, Any], provider: Any) -> dict[str, Any]:
         }
     )
     now = [datetime.fromisoformat(args["now"])]
-    imported = _vm("VmRSS")
+    imported = vm_mb("VmRSS")
     start, cpu = time.perf_counter(), time.process_time()
     runtime = build_runtime(settings, clock=lambda: now[0], providers=[provider])
     first = run_cycle(runtime)
     first_wall, first_cpu = time.perf_counter() - start, time.process_time() - cpu
-    first_peak = _vm("VmHWM")
+    first_peak = vm_mb()
     cycles = []
     for n in range(CYCLES):
         Path(f"{args['ready_file']}-{n}").write_text("ready")
-        go = Path(f"{args['go_file']}-{n}")
-        while not go.exists():
-            time.sleep(0.02)
+        wait_for(Path(f"{args['go_file']}-{n}"))
         now[0] += timedelta(minutes=5)
         before = provider.requests_made
         start, cpu = time.perf_counter(), time.process_time()
@@ -72,7 +64,7 @@ def hour_step(args: dict[str, Any], provider: Any) -> dict[str, Any]:
                 "cpu": time.process_time() - cpu,
                 "requests": provider.requests_made - before,
                 "evaluated": report.evaluated,
-                "rss_mb": _vm("VmRSS"),
+                "rss_mb": vm_mb("VmRSS"),
             }
         )
     with runtime.db.session() as session:
@@ -90,7 +82,7 @@ def hour_step(args: dict[str, Any], provider: Any) -> dict[str, Any]:
         "first_rss_mb": first_peak,
         "first_links_written": first.agenda.written,
         "cycles": cycles,
-        "rss_mb": _vm("VmHWM"),
+        "rss_mb": vm_mb(),
         "sent": sent,
         "findings_kept": len(kept),
         "findings_full": len(judged),
