@@ -117,13 +117,9 @@ def pair_row(session: Session, manager: str, report: str) -> AgendaPairRow | Non
 def ensure_pair(session: Session, manager: str, report: str, now: datetime, *, is_new: bool) -> AgendaPairRow:
     """The pair's page, created on first sight; `is_new` is decided then and never again."""
     row = pair_row(session, manager, report)
-    if row is None:
-        row = AgendaPairRow(
-            manager=manager, report=report, page_id=new_page_id(), previous_page_ids=[], is_new=is_new, created_at=now
-        )
-        session.add(row)
-        session.flush()
-    return row
+    if row is not None:
+        return row
+    return ensure_pairs(session, [((manager, report), is_new)], now, {})[(manager, report)]
 
 
 PairKey = tuple[str, str]
@@ -201,12 +197,7 @@ def rotate(session: Session, row: AgendaPairRow, now: datetime) -> str:
 
 
 def items_of(session: Session, pair_id: int) -> list[Item]:
-    rows = session.scalars(
-        select(AgendaItemRow)
-        .where(AgendaItemRow.pair_id == pair_id, AgendaItemRow.deleted_at.is_(None))
-        .order_by(AgendaItemRow.created_at, AgendaItemRow.id)
-    )
-    return [_item(r) for r in rows]
+    return items_by_pair(session, [pair_id]).get(pair_id, [])
 
 
 def _clean_text(text: str) -> str:
