@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rules.model import Finding, FindingStatus
-from sync.store.db import IN_LIMIT
+from sync.store.db import IN_LIMIT, only_these
 from sync.store.models import FindingRow
 from sync.views.attention import email_state, needs_attention
 
@@ -100,9 +100,7 @@ def _open_rows(session: Session, judged: set[tuple[str, str]]) -> dict[tuple[str
     """The open findings of the judged pairs, by identity: what this cycle may update or resolve. Resolved
     history is not read (it only grows); a cycle that judged a few pairs reads only their managers' rows."""
     query = select(FindingRow).where(FindingRow.status == FindingStatus.OPEN.value)
-    managers = {manager for manager, _ in judged}
-    if len(managers) <= IN_LIMIT:
-        query = query.where(FindingRow.manager.in_(sorted(managers)))
+    query = only_these(query, FindingRow.manager, {manager for manager, _ in judged})
     return {
         (row.rule, row.manager, row.report, row.key): row
         for row in session.scalars(query)

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from sync.store.db import IN_LIMIT
+from sync.store.db import only_these
 from sync.store.models import (
     AgendaItemRow,
     AgendaNudgeRow,
@@ -128,10 +128,8 @@ PairKey = tuple[str, str]
 def pairs_by_key(session: Session, keys: Collection[PairKey] | None = None) -> dict[PairKey, AgendaPairRow]:
     """The pages of `keys` (None: all) in one query: one query per pair costs seconds at scale, and a
     cycle that judged a few pairs reads only their managers' pages."""
-    query = select(AgendaPairRow)
     managers = {m for m, _ in keys} if keys is not None else None
-    if managers is not None and len(managers) <= IN_LIMIT:
-        query = query.where(AgendaPairRow.manager.in_(sorted(managers)))
+    query = only_these(select(AgendaPairRow), AgendaPairRow.manager, managers)
     return {(r.manager, r.report): r for r in session.scalars(query)}
 
 
@@ -157,9 +155,7 @@ def ensure_pairs(
 def items_by_pair(session: Session, pair_ids: Collection[int] | None = None) -> dict[int, list[Item]]:
     """The live items of `pair_ids` (None: all) in one query, each pair's in the order `items_of` gives."""
     grouped: dict[int, list[Item]] = {}
-    query = select(AgendaItemRow).where(AgendaItemRow.deleted_at.is_(None))
-    if pair_ids is not None and len(pair_ids) <= IN_LIMIT:
-        query = query.where(AgendaItemRow.pair_id.in_(sorted(pair_ids)))
+    query = only_these(select(AgendaItemRow).where(AgendaItemRow.deleted_at.is_(None)), AgendaItemRow.pair_id, pair_ids)
     rows = session.scalars(query.order_by(AgendaItemRow.pair_id, AgendaItemRow.created_at, AgendaItemRow.id))
     for row in rows:
         grouped.setdefault(row.pair_id, []).append(_item(row))

@@ -29,7 +29,7 @@ from rules.model import OccurrenceOutcome as Outcome
 from sync.agenda.store import page_url, pair_row, pairs_by_key
 from sync.config import Settings
 from sync.notify.render import display_name
-from sync.store.db import IN_LIMIT, Database
+from sync.store.db import Database, only_these
 from sync.store.models import AgendaPairRow, AgendaWriteRow
 
 log = logging.getLogger(__name__)
@@ -205,9 +205,7 @@ def plan(
 
 def _writes_by_event(session: Session, calendars: Collection[str]) -> dict[tuple[str, str, str], AgendaWriteRow]:
     """The stored writes on `calendars` in one query, by (provider, calendar, event id): their unique key."""
-    query = select(AgendaWriteRow)
-    if len(calendars) <= IN_LIMIT:
-        query = query.where(AgendaWriteRow.calendar.in_(sorted(calendars)))
+    query = only_these(select(AgendaWriteRow), AgendaWriteRow.calendar, calendars)
     return {(r.provider, r.calendar, r.event_id): r for r in session.scalars(query)}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -13,9 +13,9 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, make_url, select, text
+from sqlalchemy import Engine, Select, create_engine, event, make_url, select, text
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
 
 from sync.store.models import AppSecretRow
 
@@ -23,6 +23,14 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # Values in one IN list (or rows in one bulk insert): well under SQLite's bound-parameter limit. A bulk
 # read for at most this many keys asks for just those; for more, it reads the table.
 IN_LIMIT = 500
+
+
+def only_these(query: Select[Any], column: QueryableAttribute[Any], values: Collection[Any] | None) -> Select[Any]:
+    """`query` narrowed to `column IN values` when there are few enough to list (None: no narrowing); beyond
+    `IN_LIMIT` the whole table is read, which is what a cycle that judged nearly everyone needs anyway."""
+    if values is None or len(values) > IN_LIMIT:
+        return query
+    return query.where(column.in_(sorted(values)))
 
 
 def normalize_url(url: str) -> str:
