@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, make_response, render_template, request
 from pydantic import SecretStr
@@ -30,6 +29,7 @@ from rules.engine import pair_histories
 from rules.summary import AWAY, CANCELLED, HELD, MOVED, REPLACED, aggregate_by_manager, summarize, weekly_counts
 from sync.agenda import auth
 from sync.agenda.meetings import zone_of
+from sync.agenda.views import template_helpers
 from sync.config import Settings
 from sync.evaluation import evaluation_context
 from sync.notify.render import display_name
@@ -150,7 +150,8 @@ def org_view(deps: OrgDeps, now: datetime, weeks: int, viewer: str | None = None
 
 
 def _in_zone(moment: datetime, zone: str) -> str:
-    return f"{moment.astimezone(ZoneInfo(zone)).strftime('%a %d %b %Y %H:%M')} ({zone})"
+    """As the agenda page shows a time: "Fri 04 Dec 2026, 22:00 (Europe/Berlin)"."""
+    return f"{template_helpers(zone, '', '')['when'](moment)} ({zone})"
 
 
 def org_blueprint(deps: OrgDeps) -> Blueprint:
