@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from rules.attendance import PREFER, Presence
 from rules.attendance import judge as judge_attendance
@@ -64,6 +64,10 @@ class PairHistory:
     history_start: datetime
     history_end: datetime
     last_change: datetime | None
+    # Moments the clock alone changes what the history holds: series that end or were deleted
+    # (`Series.ended`), and the next slot or one-off to come inside the horizon (None: none).
+    series_ends: tuple[datetime, ...] = ()
+    next_arrival: datetime | None = None
 
     @property
     def tz(self) -> tzinfo:
@@ -203,7 +207,20 @@ def build_history(events: PairEvents, context: EvaluationContext, tz: tzinfo, ca
         history_start=low,
         history_end=high,
         last_change=events.last_change,
+        series_ends=tuple(t for s in series for t in (s.deleted_at, s.expansion.last) if t is not None),
+        next_arrival=_next_arrival(series, events, high),
     )
+
+
+def _next_arrival(series: list[Series], events: PairEvents, high: datetime) -> datetime | None:
+    """The first slot or one-off at or after the horizon's end: the next to come inside it."""
+    later = [s.expansion.following for s in series if s.expansion.following is not None]
+    later += [
+        copy.event.start.astimezone(UTC)
+        for copy, _ in events.one_offs
+        if copy.event.start is not None and copy.event.start >= high
+    ]
+    return min(later, default=None)
 
 
 def _with_attendance(occurrences: list[Occurrence], context: EvaluationContext, pair: Pair) -> list[Occurrence]:

@@ -45,6 +45,8 @@ class Expansion:
     excluded: frozenset[datetime]  # removed by EXDATE or listed as cancelled on the master
     last: datetime | None  # the series' last slot (UTC); None when it never ends
     cadence_days: int | None  # days between consecutive slots; None for a single-slot series
+    # The first slot at or after the range's end: when the range moves on, it is the next to come in.
+    following: datetime | None = None
 
 
 def parse_line(line: str) -> ContentLine | None:
@@ -272,8 +274,9 @@ def _weekly_slot(local_first: datetime, rule: _Weekly, k: int, tz: tzinfo) -> da
 
 def _expand_weekly(
     rule: _Weekly, first: datetime, tz: tzinfo, start: datetime, end: datetime
-) -> tuple[tuple[datetime, ...], datetime | None]:
-    """Slots in [start, end) and the last slot (None when unbounded), by wall-clock arithmetic."""
+) -> tuple[tuple[datetime, ...], datetime | None, datetime | None]:
+    """Slots in [start, end), the last slot (None when unbounded) and the first at or after `end`
+    (None when there is none), by wall-clock arithmetic."""
     local_first = first.astimezone(tz).replace(tzinfo=None)
     last_k: int | None = None
     if rule.count is not None:
@@ -284,16 +287,18 @@ def _expand_weekly(
             last_k -= 1
     lowest = max(int((start.astimezone(tz).replace(tzinfo=None) - local_first) / rule.period) - 1, 0)
     slots = []
+    following: datetime | None = None
     k = lowest
     while last_k is None or k <= last_k:
         slot = _weekly_slot(local_first, rule, k, tz)
         if slot >= end:
+            following = slot
             break
         if slot >= start:
             slots.append(slot)
         k += 1
     last = _weekly_slot(local_first, rule, last_k, tz) if last_k is not None else None
-    return tuple(slots), last
+    return tuple(slots), last, following
 
 
 def expand(master: CalendarEvent, start: datetime, end: datetime) -> Expansion:
@@ -315,11 +320,11 @@ def _expand(master: CalendarEvent, start: datetime, end: datetime) -> Expansion:
     tz = zone(master.time_zone)
     weekly = _simple_weekly(master.recurrence, first.astimezone(tz), tz)
     if weekly is not None:
-        slots, last = _expand_weekly(weekly, first, tz, start, end)
+        slots, last, following = _expand_weekly(weekly, first, tz, start, end)
         exclusions = _exclusions(master.recurrence, tz)
         excluded = _excluded(slots, exclusions, master.cancelled_occurrences, tz)
         cadence = weekly.period.days if (last is None or last > first) else None
-        return Expansion(slots, excluded, last, cadence)
+        return Expansion(slots, excluded, last, cadence, following)
     return expand_general(master, start, end)
 
 
@@ -334,7 +339,9 @@ def expand_general(master: CalendarEvent, start: datetime, end: datetime) -> Exp
         moment.astimezone(UTC) for moment in pattern.rules.between(start, end, inc=True) if start <= moment < end
     )
     excluded = _excluded(slots, pattern, master.cancelled_occurrences, tz)
-    return Expansion(slots, excluded, _last(pattern, tz), _cadence(pattern))
+    following = pattern.rules.after(end, inc=True)
+    after = following.astimezone(UTC) if following is not None else None
+    return Expansion(slots, excluded, _last(pattern, tz), _cadence(pattern), after)
 
 
 def _exclusions(lines: Sequence[str], tz: tzinfo) -> _Exclusions:
