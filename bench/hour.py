@@ -64,6 +64,7 @@ def hour_step(args: dict[str, Any], provider: Any) -> dict[str, Any]:
                 "cpu": time.process_time() - cpu,
                 "requests": provider.requests_made - before,
                 "evaluated": report.evaluated,
+                "judged": report.judged,
                 "rss_mb": vm_mb("VmRSS"),
             }
         )
@@ -81,6 +82,7 @@ def hour_step(args: dict[str, Any], provider: Any) -> dict[str, Any]:
         "first_cpu": first_cpu,
         "first_rss_mb": first_peak,
         "first_links_written": first.agenda.written,
+        "first_judged": first.judged,
         "cycles": cycles,
         "rss_mb": vm_mb(),
         "sent": sent,
@@ -131,10 +133,15 @@ def simulated_hour(
         "median_s": round(median(walls), 2),
         "slowest_s": round(max(walls), 2),
         "full_evaluations": sum(1 for c in cycles if c["evaluated"] == "all"),
+        "pairs_judged": [c["judged"] for c in cycles],
         "between_rss_mb": [round(min(c["rss_mb"] for c in cycles)), round(max(c["rss_mb"] for c in cycles))],
         "requests_per_cycle": round(sum(c["requests"] for c in cycles) / len(cycles)),
         "mails_delivered": len(sink.messages),
     }
+
+
+def _spread(values: list[int]) -> str:
+    return f"{min(values)}–{max(values)}, median {round(median(values))}" if values else "—"
 
 
 def markdown_rows(h: dict[str, Any]) -> list[str]:
@@ -148,7 +155,8 @@ def markdown_rows(h: dict[str, Any]) -> list[str]:
         f"{h['first_cpu']} CPU s, peak RSS {h['first_rss_mb']} MB ({h['imported_rss_mb']} MB after imports) "
         f"| — | — | ≤ 45 s at 2,500 calendars; RSS ≤ 300 MB |",
         f"| average 5-minute cycle over a simulated hour ({h['cycles']} cycles, {h['full_evaluations']} full "
-        f"evaluations, {h['series_moved']} series moved) | {h['average_s']} s ({h['average_cpu_s']} CPU s), median "
+        f"evaluations, {h['series_moved']} series moved; pairs judged a cycle: {_spread(h['pairs_judged'])} of "
+        f"{h['first_judged']}) | {h['average_s']} s ({h['average_cpu_s']} CPU s), median "
         f"{h['median_s']} s, slowest {h['slowest_s']} s, {h['requests_per_cycle']} requests a cycle, RSS between "
         f"cycles {h['between_rss_mb'][0]}–{h['between_rss_mb'][1]} MB, peak {h['rss_mb']} MB "
         f"| findings kept vs a full evaluation: {h['findings_kept']} vs {h['findings_full']}, {equal} "

@@ -21,6 +21,7 @@ from providers.base import Provider
 from rules.engine import build_histories, judge_histories
 from rules.history import PairHistory
 from rules.screen import BadData
+from sync import pair_states
 from sync.actions.alerts import enqueue_admin_alerts, enqueue_attendance_alerts, enqueue_bad_data_alerts
 from sync.actions.escalation import enqueue_escalations
 from sync.actions.findings import FindingStats, record_findings
@@ -36,13 +37,10 @@ from sync.ingest.calendars import CalendarResult, commit_quiet, resting_calendar
 from sync.ingest.leases import Claim, acquire_many, release
 from sync.notify.outbox import DeliveryStats, deliver_pending
 from sync.runtime import Runtime
+from sync.scope import Judging, Scope, evaluation_scope, judged
 from sync.store.db import pid_alive, release_dead_local_workers, serialize
 from sync.store.events import load_events
 from sync.store.models import (
-    AgendaWriteRow,
-    AttendanceRow,
-    DirectoryStateRow,
-    EventRow,
     FindingRow,
     OutboxRow,
 )
@@ -61,7 +59,8 @@ class CycleReport:
     agenda: WritebackReport = field(default_factory=WritebackReport)
     nudges: int = 0
     alerts: int = 0
-    evaluated: str = "all"  # which pairs the rules judged: "all", or "<n> people" whose calendars changed
+    evaluated: str = "all"  # which pairs the rules judged: "all", or "<n> people, <m> pairs due" (sync/scope.py)
+    judged: int = 0  # how many pairs the rules judged
     escalations: int = 0  # skip-level copies queued (escalation.enabled)
     bad_data: tuple[BadData, ...] = ()  # events the rules refused, pairs left unjudged by them (named to admins)
     attendance: AttendanceStats = field(default_factory=AttendanceStats)  # calls read (judged next cycle)
@@ -90,48 +89,6 @@ def _count(runtime: Runtime, report: CycleReport, requests_before: dict[str, int
         made = getattr(provider, "requests_made", 0) - requests_before.get(provider.name, 0)
         if made > 0:
             metrics.api_requests.labels(provider.name).inc(made)
-
-
-def evaluation_scope(session: Session, runtime: Runtime, report: CycleReport, now: datetime) -> set[str] | None:
-    """None: judge every pair (first cycle, or the full evaluation is due). Otherwise the calendars
-    whose events changed this cycle; an empty set means nothing needs judging."""
-    every = timedelta(minutes=runtime.settings.rules.full_evaluation_minutes)
-    last = runtime.last_full_evaluation
-    pending = session.scalar(select(AgendaWriteRow.id).where(AgendaWriteRow.state == "intended").limit(1))
-    # A directory refresh since the last full evaluation may have started or ended pairs anywhere.
-    refreshed = session.scalar(select(func.max(DirectoryStateRow.last_success_at)))
-    # A call's attendance read since: the pair's 1:1 may have become a no-show (or been held after all).
-    evidence = session.scalar(select(func.max(AttendanceRow.read_at)))
-    if (
-        last is None
-        or now - last >= every
-        or now < last
-        or pending is not None  # a write left half done
-        or (refreshed is not None and refreshed > last)
-        or (evidence is not None and evidence >= last)
-    ):
-        runtime.last_full_evaluation = now
-        return None
-    return {
-        r.calendar
-        for r in report.calendars
-        if r.ok and (r.full or r.stats.inserted or r.stats.changed or r.stats.deleted)
-    }
-
-
-def _partners(session: Session, calendars: set[str]) -> set[str]:
-    """Everyone who shares an event with these calendars: their copies decide those pairs too."""
-    if not calendars:
-        return set()
-    people: set[str] = set()
-    rows = session.execute(
-        select(EventRow.organizer, EventRow.attendees).where(EventRow.calendar.in_(sorted(calendars)))
-    )
-    for organizer, attendees in rows:
-        if organizer:
-            people.add(organizer)
-        people.update(a["email"] for a in attendees or () if isinstance(a, dict) and a.get("email"))
-    return people
 
 
 def sync_all(
@@ -241,10 +198,11 @@ def run_cycle(
         _count(runtime, report, requests_before)
     try:
         with runtime.db.session() as session:
-            scope, histories = _judge_and_record(runtime, session, report, now, dry_run)
+            judging, histories = _judge_and_record(runtime, session, report, now, dry_run)
     except _RolledBack:
         return report
-    _act(runtime, report, scope, histories, now)
+    judged(runtime, judging)
+    _act(runtime, report, judging.scope, histories, now)
     return report
 
 
@@ -254,7 +212,7 @@ class _RolledBack(Exception):
 
 def _judge_and_record(
     runtime: Runtime, session: Session, report: CycleReport, now: datetime, dry_run: bool
-) -> tuple[set[str] | None, list[PairHistory]]:
+) -> tuple[Judging, list[PairHistory]]:
     """Everything of one cycle that happens in one transaction: judge, record findings, queue messages."""
     settings = runtime.settings
     serialize(session)
@@ -265,17 +223,24 @@ def _judge_and_record(
         now,
     )
     context = evaluation_context(session, settings, now)
-    scope = evaluation_scope(session, runtime, report, now)
-    report.evaluated = "all" if scope is None else f"{len(scope)} people"
+    judging = evaluation_scope(session, runtime, report.calendars, context, now)
+    scope = judging.scope
+    report.evaluated = "all" if scope is None else scope.describe()
+    loaded = None if scope is None else scope.to_load(session)
+    # Read before the rows: a write landing in between makes the pair look changed (judged again), never the reverse.
+    versions = pair_states.calendar_versions(session, context, loaded)
     with collector_paused():
-        events = load_events(session, None if scope is None else _partners(session, scope) | scope)
+        events = load_events(session, loaded)
         built = build_histories(events, context)
         histories, bad_data = built.histories, built.bad_data
-        if scope is not None:  # only pairs with a changed calendar: their partners' copies were loaded too
-            histories = [h for h in histories if set(h.pair.key) & scope]
-            bad_data = tuple(b for b in bad_data if (set(b.pair) if b.pair else {b.calendar}) & scope)
+        if scope is not None:  # only the pairs in scope: their partners' copies were loaded too
+            histories = [h for h in histories if scope.keeps(h.pair.key)]
+            bad_data = tuple(b for b in bad_data if scope.keeps_bad(b))
         evaluation = judge_histories(histories, context, bad_data=bad_data)
+    if scope is not None:
+        pair_states.forget(session, set(scope.pairs) - {h.pair.key for h in histories})
     report.bad_data = evaluation.bad_data
+    report.judged = len(evaluation.judged_pairs)
     for bad in evaluation.bad_data:
         log.warning("calendar data not used: %s", bad.describe())
     report.alerts += enqueue_bad_data_alerts(
@@ -284,7 +249,8 @@ def _judge_and_record(
         runtime.policy,
         now,
     )
-    remember_pairs(session, context, evaluation)
+    first_seen = remember_pairs(session, context, evaluation)
+    pair_states.record(session, settings, context, histories, versions, now, first_seen=first_seen)
     # The agenda: pages, nudges (queued in this transaction) and `agenda-not-prepared` findings.
     agenda = prepare_agenda(session, settings.agenda, runtime.policy, context, events, now, histories=histories)
     findings = (*evaluation.findings, *agenda.findings)
@@ -305,11 +271,11 @@ def _judge_and_record(
         queued = session.scalars(select(OutboxRow).where(OutboxRow.created_at == now).order_by(OutboxRow.id))
         report.would_send = tuple((r.kind, r.recipient, r.subject, r.channel) for r in queued)
         raise _RolledBack
-    return scope, histories
+    return judging, histories
 
 
 def _act(
-    runtime: Runtime, report: CycleReport, scope: set[str] | None, histories: list[PairHistory], now: datetime
+    runtime: Runtime, report: CycleReport, scope: Scope | None, histories: list[PairHistory], now: datetime
 ) -> None:
     """After the transaction: what reaches outside (attendance reads, agenda links, delivery, metrics)."""
     settings = runtime.settings

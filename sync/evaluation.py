@@ -56,13 +56,16 @@ def evaluation_context(session: Session, settings: Settings, now: datetime) -> E
     )
 
 
-def remember_pairs(session: Session, context: EvaluationContext, evaluation: Evaluation) -> None:
-    """A pair's start, when nothing else says, is the day oneonone first saw it (directory or calendar)."""
+def remember_pairs(session: Session, context: EvaluationContext, evaluation: Evaluation) -> set[tuple[str, str]]:
+    """A pair's start, when nothing else says, is the day oneonone first saw it (directory or calendar).
+    Returns the pairs first seen now: they were judged without that day, so they are judged again."""
     known = set(context.pair_first_seen)
     today = context.now.date()
     candidates = {p.key for p in context.directory.pairs if p.start is None} | set(evaluation.judged_pairs)
-    for manager, report in sorted(candidates - known):
+    fresh = candidates - known
+    for manager, report in sorted(fresh):
         session.add(PairSeenRow(manager=manager, report=report, first_seen=today))
+    return fresh
 
 
 def evaluate_store(session: Session, settings: Settings, now: datetime) -> tuple[Evaluation, EvaluationContext]:

@@ -47,8 +47,11 @@ class Runtime:
     # Providers that can write the agenda link, by provider name (see providers/*_writeback.py).
     writers: dict[str, AgendaWriter] = field(default_factory=dict)
     metrics: Metrics | None = None
-    # When this process last judged every pair; cycles in between judge only what changed.
-    last_full_evaluation: datetime | None = None
+    # When this process last judged every pair or checked every pair's inputs (sync/scope.py); cycles in
+    # between judge only the pairs whose calendars changed or whose next transition passed.
+    last_full_check: datetime | None = None
+    # The digest of what every pair rests on alike when all were last judged (a change judges them all).
+    judged_context: str | None = None
     # Channels besides email, by name (sync/notify/channel.py); each delivers the rows queued for it.
     channels: dict[str, Send] = field(default_factory=dict)
     # Who joined the 1:1 calls (Google Meet, Teams), with `rules.attendance: prefer` (sync/ingest/attendance.py).

@@ -54,10 +54,15 @@ class World:
 
 
 def make_world(
-    emulator: GoogleCalendarEmulator, sink: MailSink, database_url: str, calendars: tuple[str, ...] = (ALICE,)
+    emulator: GoogleCalendarEmulator,
+    sink: MailSink,
+    database_url: str,
+    calendars: tuple[str, ...] = (ALICE,),
+    rules: dict[str, object] | None = None,
 ) -> World:
     settings = parse_settings(
         {
+            "rules": rules or {},
             "database_url": database_url,
             "poll_interval_seconds": 300,
             "smtp": {"host": "127.0.0.1", "port": sink.port, "from": "oneonone@example.com"},

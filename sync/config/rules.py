@@ -27,8 +27,9 @@ class RulesSettings(Section):
     churn_window: int = Field(5, ge=1)
     history_days: int = Field(120, ge=14)
     horizon_days: int = Field(35, ge=1)
-    # Between full evaluations, a cycle re-judges only the pairs whose calendars changed; a full one
-    # (every pair, for what time alone changes: gaps opening, nudges coming due) runs this often.
+    # A cycle re-judges the pairs whose calendars changed and those whose next time-driven change (a gap
+    # opening, a nudge coming due) has passed; this often it also checks every pair's other inputs (pauses,
+    # zones, stale calendars) and re-judges the pairs where one moved.
     full_evaluation_minutes: int = Field(30, ge=1)
     # "manager,report": regex. A title matching it is a 1:1 of that pair even without attendee lines (ICS feeds).
     pair_title_patterns: dict[str, str] = Field(default_factory=dict)

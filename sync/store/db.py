@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -23,9 +23,10 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # Values in one IN list (or rows in one bulk insert): well under SQLite's bound-parameter limit. A bulk
 # read for at most this many keys asks for just those; for more, it reads the table.
 IN_LIMIT = 500
+Query = TypeVar("Query", bound=Select)  # type: ignore[type-arg]  # any row shape
 
 
-def only_these(query: Select[Any], column: QueryableAttribute[Any], values: Collection[Any] | None) -> Select[Any]:
+def only_these(query: Query, column: QueryableAttribute[Any], values: Collection[Any] | None) -> Query:
     """`query` narrowed to `column IN values` when there are few enough to list (None: no narrowing); beyond
     `IN_LIMIT` the whole table is read, which is what a cycle that judged nearly everyone needs anyway."""
     if values is None or len(values) > IN_LIMIT:

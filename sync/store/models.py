@@ -432,5 +432,6 @@ class AttendanceRow(Base):
 # Booking offers (issue 16) live in their own module, registered on the same metadata.
 from sync.store.booking_models import BookingOfferRow  # noqa: E402
 from sync.store.mail_models import MailOptOutRow  # noqa: E402
+from sync.store.state_models import PairStateRow  # noqa: E402
 
-__all__ = ["Base", "BookingOfferRow", "MailOptOutRow"]
+__all__ = ["Base", "BookingOfferRow", "MailOptOutRow", "PairStateRow"]
